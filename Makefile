@@ -1,0 +1,54 @@
+# vstlib: two commands for a fresh clone
+#   make demo   set up .venv and stylize 2 s of the sample clip -> vst_demo.mp4 (with audio)
+#   make test   set up .venv and run every test, notebooks included (SMOKE mode)
+# and a few more:
+#   make figures   regenerate report/figures/ (SMOKE=1 for the quick version)
+#   make report    build report/build/main.pdf (needs TeX: see report/README.md)
+#   make bench     benchmarks/bench_gatys_vs_pastiche.py (results: benchmarks/RESULTS.md)
+#   make lab       open the notebooks in JupyterLab
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+# Sample data: a local mirror if you have one (CI: ../shared/data), else downloaded and
+# verified on first use into ~/.cache/vstlib.
+ifneq ($(wildcard ../shared/data/registry.tsv),)
+export VSTLIB_DATA_DIR ?= $(abspath ../shared/data)
+endif
+
+.PHONY: setup demo test figures report bench lab clean
+.DEFAULT_GOAL := help
+
+help:
+	@sed -n '1,10p' Makefile
+
+# The venv is rebuilt when the package metadata changes.
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(VENV)/bin/vst demo -o vst_demo.mp4
+
+test: setup
+	VSTLIB_SMOKE=1 MPLBACKEND=Agg $(PY) -m pytest tests --nbval-lax notebooks -p no:cacheprovider
+
+figures: setup
+	VSTLIB_SMOKE=$(if $(SMOKE),1,0) MPLBACKEND=Agg $(PY) report/make_figures.py
+
+report:
+	$(MAKE) -C report pdf
+
+bench: setup
+	$(PY) benchmarks/bench_gatys_vs_pastiche.py
+
+lab: setup
+	$(PY) -m pip install --quiet jupyterlab && $(VENV)/bin/jupyter lab notebooks
+
+clean:
+	rm -rf $(VENV) report/build .pytest_cache
