@@ -163,7 +163,12 @@ def save_figure(fig, path: Path, dpi: int = 200) -> None:
 
 
 def style_label(name: str) -> str:
-    """``style/starry_night_vangogh.jpg`` -> ``starry night (vangogh)``."""
+    """The registry's description (``Vincent van Gogh, The Starry Night``), else the file's stem."""
+    from vstlib.data import registry
+
+    asset = registry().get(name)
+    if asset is not None and asset.what:
+        return asset.what
     stem = Path(name).stem.split("_")
     return f"{' '.join(stem[:-1])} ({stem[-1]})" if len(stem) > 1 else stem[0]
 
@@ -184,88 +189,89 @@ class Progress:
 
 
 # ------------------------------------------------------------------------------------------
-# Figures (vstlib.plotting when it has what we need, else local matplotlib)
+# Figures (vstlib.plotting, adjusted for the report's page)
 # ------------------------------------------------------------------------------------------
 
 
 def figure_image_panel(content, style, result):
-    """content | style | result side by side, each at its own aspect ratio, same height."""
-    import matplotlib.pyplot as plt
-    from vstlib.io import to_array
+    """content | style | result side by side, same height, each at its own aspect ratio.
 
-    images = [to_array(t) for t in (content, style, result)]
-    titles = ["content", "style", "result"]
+    (vstlib.plotting.show_images gives every panel the first image's aspect ratio, which would
+    letterbox a style image of another shape.)
+    """
+    import matplotlib.pyplot as plt
+    from vstlib.plotting import as_image
+
+    images = [as_image(t) for t in (content, style, result)]
     ratios = [im.shape[1] / im.shape[0] for im in images]
-    height = 2.6  # inches; wide enough that the panel fills \textwidth at full quality
+    height = 2.6  # inches; the panel is scaled to \textwidth, so this sets the title size
     fig, axes = plt.subplots(1, 3, figsize=(height * sum(ratios) + 0.3, height + 0.35),
                              gridspec_kw={"width_ratios": ratios, "wspace": 0.03})
-    for ax, im, title in zip(axes, images, titles):
+    for ax, im, title in zip(axes, images, ("content", "style", "result")):
         ax.imshow(im, interpolation="nearest" if im.shape[0] < 128 else "antialiased")
-        ax.set_title(title, fontsize=11, pad=4)
+        ax.set_title(title, fontsize=16, pad=5)
         ax.set_axis_off()
     return fig
 
 
-def figure_loss(losses: list[float], scale_iters: list[int], scales: tuple[float, ...], image_hw):
-    """Total loss per iteration on a log axis; dashed lines where the scale changes.
+def _compact(ax, legend_loc="best") -> None:
+    """Font sizes for a half-text-width subfigure."""
+    ax.tick_params(labelsize=8)
+    ax.xaxis.label.set_size(9)
+    ax.yaxis.label.set_size(9)
+    ax.legend(fontsize=7, loc=legend_loc, frameon=False)
+    ax.figure.tight_layout()
 
-    L-BFGS without a line search (vstlib.engine) can overshoot for a few early iterations; those
-    losses are many orders of magnitude above the rest, so the axis is cut above the largest
-    loss at the start of any scale and the points above it are drawn as triangles at the top.
+
+def figure_loss(result, scales: tuple[float, ...], image_hw):
+    """vstlib.plotting.plot_losses, cut for the report: L-BFGS without a line search
+    (vstlib.engine) can overshoot for a few early iterations, by many orders of magnitude; the
+    axis is cut above the largest loss at the start of any scale and the points above it are
+    marked by triangles at the top. Each scale is labelled with its image size.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+    from vstlib.plotting import plot_losses
 
-    losses = np.asarray(losses, dtype=float)
+    losses = np.asarray(result.losses, dtype=float)
+    scale_iters = list(result.scale_iters) or [len(losses)]
     it = np.arange(1, len(losses) + 1)
     starts = np.concatenate([[0], np.cumsum(scale_iters)[:-1]]).astype(int)
     top = max(losses[s] for s in starts if s < len(losses)) * 3.0
-    bottom = np.nanmin(losses) / 2.0
     fig, ax = plt.subplots(figsize=(3.3, 2.45))
-    ax.plot(it, np.minimum(losses, top), color="C0", lw=1.2, label="total loss")
+    plot_losses({"total loss": result}, ax=ax)
     over = losses > top
     if over.any():
         ax.plot(it[over], np.full(over.sum(), top), "^", color="C3", ms=4, clip_on=False,
                 label=f"off scale ({over.sum()} it.)")
-    ax.set_yscale("log")
-    ax.set_ylim(bottom, top)
+    ax.set_ylim(np.nanmin(losses) / 2.0, top)
     ax.set_xlim(0, len(losses) + 1)
     ax.set_xlabel("L-BFGS iteration")
-    ax.set_ylabel("loss")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if len(scale_iters) > 1:
         for start, n, scale in zip(starts, scale_iters, scales):
-            if start > 0:
-                ax.axvline(start + 0.5, color="0.4", ls="--", lw=0.8)
             h, w = round(image_hw[0] * scale), round(image_hw[1] * scale)
-            ax.text(start + n / 2, 1.01, f"{w}×{h} px", transform=ax.get_xaxis_transform(), ha="center",
+            ax.text(start + n / 2, 1.035, f"{w}×{h} px", transform=ax.get_xaxis_transform(), ha="center",
                     va="bottom", fontsize=7, color="0.3")
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower left", frameon=False)
-    ax.tick_params(labelsize=8)
-    ax.xaxis.label.set_size(9)
-    ax.yaxis.label.set_size(9)
-    fig.tight_layout()
+    _compact(ax, "lower left")
     return fig
 
 
 def figure_flicker(curves: dict[str, np.ndarray], fps: float):
-    """Frame difference against time, one line per video, its mean as a dotted line."""
+    """vstlib.plotting.plot_frame_differences (seconds on x), each curve's mean as a dotted line."""
     import matplotlib.pyplot as plt
+    from vstlib.plotting import plot_frame_differences
 
     fig, ax = plt.subplots(figsize=(3.3, 2.45))
-    for i, (name, diffs) in enumerate(curves.items()):
-        t = (np.arange(len(diffs)) + 1) / fps  # entry k compares frame k+1 with frame k
-        ax.plot(t, diffs, "o-" if len(diffs) < 12 else "-", ms=3, lw=1.2, color=f"C{i}",
-                label=f"{name} (mean {num(float(np.mean(diffs)), 2)})")
-        ax.axhline(float(np.mean(diffs)), color=f"C{i}", ls=":", lw=0.8)
-    ax.set_ylim(bottom=0)
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("mean |frame$_{t+1}$ − frame$_t$|")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, loc="best", frameon=False)
-    ax.tick_params(labelsize=8)
-    ax.xaxis.label.set_size(9)
-    ax.yaxis.label.set_size(9)
-    fig.tight_layout()
+    plot_frame_differences(curves, fps=fps, ax=ax)
+    for line, diffs in zip(ax.get_lines(), curves.values()):
+        if len(diffs) > 12:
+            line.set_marker("")
+        ax.axhline(float(np.mean(diffs)), color=line.get_color(), ls=":", lw=0.8)
+    top = max(float(np.max(d)) for d in curves.values())
+    ax.set_ylim(0, top * 1.4 if top > 0 else 1.0)  # room for the legend above the curves
+    ax.set_ylabel("mean abs. frame difference")
+    _compact(ax, "upper left")
     return fig
 
 
@@ -303,7 +309,8 @@ def run_image(s: Settings, device):
     t_before = res.times[-n_full - 1] if len(res.times) > n_full else 0.0
     style_shown = resize(style, style_size_for(style.shape[-2:], (h, w), config.style_scale))
     return {
-        "config": config, "content": content, "style": style_shown, "result": res.image.cpu(), "res": res,
+        "config": config, "content": content, "style": style_shown, "style_hw": tuple(style.shape[-2:]),
+        "result": res.image.cpu(), "res": res,
         "hw": (h, w), "wall": wall, "sec_per_iter": (t_end - t_before) / max(n_full, 1),
         "final_loss": sum(parts.values()), "parts": parts,
     }
@@ -370,8 +377,9 @@ def layers_tex(layers) -> str:
 def table_tex(s: Settings, img: dict, vid: dict, device_long: str) -> str:
     import torch
     from vstlib import __version__
+    from vstlib.gatys import style_size_for
 
-    c: "GatysConfig" = img["config"]  # noqa: F821
+    c = img["config"]  # vstlib.GatysConfig
     (h, w), (fh, fw) = img["hw"], vid["hw"]
     n, fps = vid["n"], vid["fps"]
     coarse = " + ".join(f"{c.coarse_iters} at {sc:g}$\\times$" for sc in c.scales[:-1])
@@ -379,10 +387,12 @@ def table_tex(s: Settings, img: dict, vid: dict, device_long: str) -> str:
     style_w = r"$1/C_l^2$" if c.style_layer_weights is None else ", ".join(num(x) for x in c.style_layer_weights)
     optimizer = {"lbfgs": "L-BFGS, no line search", "adam": "Adam"}[c.optimizer]
     rows_settings = [
-        ("Content", f"\\texttt{{{tex(s.photo)}}} (scikit-image), {w}$\\times${h}\\,px",
-         f"\\texttt{{{tex(Path(s.video).name)}}}, {fw}$\\times${fh}\\,px"),
+        ("Content", f"\\texttt{{{tex(s.photo)}}} (scikit-image)", f"\\texttt{{{tex(Path(s.video).name)}}}"),
+        ("Size (px)", f"{w}$\\times${h}", f"{fw}$\\times${fh}"),
         ("Frames", "--", f"{n} ({s.video_start:g}--{s.video_start + n / fps:.2f}\\,s at {fps:g}\\,fps)"),
-        ("Style", f"\\multicolumn{{2}}{{l}}{{{tex(style_label(s.style))}, resized to the content's pixel count}}", None),
+        ("Style", f"\\multicolumn{{2}}{{l}}{{{tex(style_label(s.style))}}}", None),
+        ("Style size (px)", *(f"{sw}$\\times${sh}" for sh, sw in (
+            style_size_for(img["style_hw"], hw, c.style_scale) for hw in (img["hw"], vid["hw"])))),
         ("Content layer", f"\\multicolumn{{2}}{{l}}{{{layers_tex(c.content_layers)}}}", None),
         ("Style layers", f"\\multicolumn{{2}}{{l}}{{{layers_tex(c.style_layers)}, $w_l$ = {style_w}}}", None),
         ("Weights $\\alpha$, $\\beta$, $\\gamma$",
@@ -450,25 +460,31 @@ def parse_args(argv=None) -> argparse.Namespace:
         epilog=f"Full quality: {FULL.photo} at {FULL.image_side} px with {FULL.iters} iterations "
                f"(+{FULL.coarse_iters} at half size), and {FULL.video_frames} frames of "
                f"{Path(FULL.video).name} at {FULL.video_side} px with {FULL.video_iters} iterations each: "
-               "about 20-30 min on a 2-core CPU, about a minute on a GPU. "
+               "about 20 min on an otherwise idle 2-core CPU (the script prints an estimate). "
                f"--smoke (or SMOKE=1 / VSTLIB_SMOKE=1): {SMOKE.image_side} px, {SMOKE.iters} iterations, "
                f"{SMOKE.video_frames} frames at {SMOKE.video_side} px with {SMOKE.video_iters} iterations; "
                "under a minute on a CPU. Sample data: set VSTLIB_DATA_DIR to a local mirror when offline.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--smoke", action="store_true",
                    help="tiny sizes and iterations (also when SMOKE=1 or VSTLIB_SMOKE=1 is set)")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (created if missing)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps or auto")
-    p.add_argument("--seed", type=int, default=FULL.seed, help="random seed")
-    g = p.add_argument_group("overrides (default: the full or smoke setting)")
-    g.add_argument("--photo", help=f"content photo ({FULL.photo} or astronaut, coffee, rocket)")
-    g.add_argument("--image-size", type=int, help=f"longer side of the content image in px (full {FULL.image_side})")
-    g.add_argument("--iters", type=int, help=f"iterations at full scale for the image (full {FULL.iters})")
-    g.add_argument("--frames", type=int, help=f"number of video frames (full {FULL.video_frames})")
-    g.add_argument("--video-start", type=float, help=f"start of the clip in seconds (full {FULL.video_start:g})")
-    g.add_argument("--video-size", type=int, help=f"longer side of the video frames in px (full {FULL.video_side})")
-    g.add_argument("--video-iters", type=int, help=f"iterations per video frame (full {FULL.video_iters})")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                   help="output folder, created if missing (default: report/figures)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps or auto (default: auto)")
+    p.add_argument("--seed", type=int, default=FULL.seed, help=f"random seed (default: {FULL.seed})")
+    g = p.add_argument_group("overrides (recorded in the table; default: the full / smoke setting)")
+    g.add_argument("--photo", choices=("astronaut", "chelsea", "coffee", "rocket"),
+                   help=f"scikit-image content photo ({FULL.photo})")
+    g.add_argument("--image-size", type=int, metavar="PX",
+                   help=f"longer side of the content image ({FULL.image_side} / {SMOKE.image_side})")
+    g.add_argument("--iters", type=int, metavar="N",
+                   help=f"image iterations at full size ({FULL.iters} / {SMOKE.iters}; "
+                        f"plus {FULL.coarse_iters} / {SMOKE.coarse_iters} at half size)")
+    g.add_argument("--frames", type=int, metavar="N", help=f"video frames ({FULL.video_frames} / {SMOKE.video_frames})")
+    g.add_argument("--video-start", type=float, metavar="S", help=f"start of the clip, seconds ({FULL.video_start:g})")
+    g.add_argument("--video-size", type=int, metavar="PX",
+                   help=f"longer side of the video frames ({FULL.video_side} / {SMOKE.video_side})")
+    g.add_argument("--video-iters", type=int, metavar="N",
+                   help=f"iterations per video frame ({FULL.video_iters} / {SMOKE.video_iters})")
     return p.parse_args(argv)
 
 
@@ -512,7 +528,7 @@ def main(argv=None) -> int:
             f"final loss {img['final_loss']:.4g}")
         save_figure(figure_image_panel(img["content"], img["style"], img["result"]), out / "gatys_image.png", dpi=150)
         log(f"wrote {out / 'gatys_image.png'}")
-        save_figure(figure_loss(img["res"].losses, img["res"].scale_iters, s.scales, img["hw"]), out / "gatys_loss.pdf")
+        save_figure(figure_loss(img["res"], s.scales, img["hw"]), out / "gatys_loss.pdf")
         log(f"wrote {out / 'gatys_loss.pdf'}")
 
         vid = run_video(s, device, img["sec_per_iter"], img["hw"][0] * img["hw"][1])

@@ -51,3 +51,16 @@ def test_bad_optimizer_and_diverging_objective():
         optimize_image(quadratic(x), x, optimizer="sgd")
     with pytest.raises(FloatingPointError):
         optimize_image(lambda img: (img * math.nan).sum(), x, iters=3)
+
+
+def test_first_step_moves_the_steepest_pixel_by_first_step_gray_levels():
+    target = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    init = torch.zeros_like(target)
+    seen = []
+    optimize_image(quadratic(target), init, iters=2, first_step=16.0,
+                   callback=lambda it, loss, img: seen.append(img.clone()))
+    assert (seen[0] - init).abs().max().item() * 255 == pytest.approx(16.0, rel=1e-4)
+    # torch's default first step (first_step=None) moves about 1 gray level summed over all pixels
+    seen.clear()
+    optimize_image(quadratic(target), init, iters=1, first_step=None, callback=lambda it, loss, img: seen.append(img))
+    assert (seen[0] - init).abs().sum().item() * 255 == pytest.approx(1.0, rel=1e-3)

@@ -220,6 +220,19 @@ def _data(args) -> int:
     raise VstError("give an action: vst data list, or vst data fetch NAME")
 
 
+def _resolve_input(path: Path) -> Path:
+    """A missing input path may be a sample name (bbb_adain_640x360_10s, sintel/.../frame_0001.png)."""
+    from . import data
+    from .io import is_video_path
+
+    try:
+        return data.resolve(path, "video")
+    except VstError:
+        if is_video_path(path) or not path.suffix:
+            raise  # the error lists the sample video names
+        raise VstError(f"input '{path}' not found; check the path") from None
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -234,13 +247,18 @@ def main(argv=None) -> int:
         if args.command == "demo":
             args.method = "gatys"
             return _stylize(args, data.fetch("video/bbb_adain_640x360_10s.mp4"), data.resolve(args.style, "style"))
-        input_path = args.input if args.input.exists() else data.resolve(args.input, "video")
+        input_path = args.input if args.input.exists() else _resolve_input(args.input)
         return _stylize(args, input_path, data.resolve(args.style, "style"))
-    except VstError as err:
+    except (VstError, FloatingPointError) as err:  # FloatingPointError: the loss overflowed (huge weights)
         print(f"vst: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("vst: interrupted; finished video frames are cached: run the same command again to resume", file=sys.stderr)
+        from .io import is_video_path
+
+        video = args.command == "demo" or (
+            args.command == "stylize" and (is_video_path(args.input) or not args.input.suffix))
+        hint = "; finished video frames are cached: run the same command again to resume" if video else ""
+        print(f"vst: interrupted{hint}", file=sys.stderr)
         return 130
 
 

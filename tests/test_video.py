@@ -1,0 +1,364 @@
+"""Tests for vstlib.video.stylize_video: frame selection, fps, audio, the resumable frame cache,
+input checks, and the flicker of the per-frame baseline.
+
+Only one test runs the real Gatys optimization (tiny: 48 px, 2 iterations, 6 frames); the
+others swap the stylizer's ``__call__`` for a stand-in that returns the content unchanged (or
+counts calls, or raises KeyboardInterrupt), which keeps them fast and exact.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vstlib import gatys
+from vstlib.engine import OptimResult
+from vstlib.errors import VstError
+from vstlib.gatys import GatysConfig
+from vstlib.io import probe_video, read_frames, to_array
+from vstlib.metrics import frame_difference
+from vstlib.video import _read_png, stylize_video
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+TINY = GatysConfig(iters=2)
+MAX_SIDE = 48  # 640x360 -> 48x27, padded to 48x28 for H.264
+
+
+@pytest.fixture(scope="session")
+def style_path(data_dir: Path) -> Path:
+    return data_dir / "style" / "udnie_picabia.jpg"
+
+
+class FakeStylizer:
+    """Stands in for GatysStylizer.__call__: returns the content, counts calls, and can raise
+    KeyboardInterrupt on a given call (1-based) to simulate Ctrl-C in the middle of a run."""
+
+    def __init__(self, interrupt_at: int | None = None):
+        self.calls = 0
+        self.interrupt_at = interrupt_at
+
+    def install(self, monkeypatch) -> FakeStylizer:
+        fake = self
+
+        def call(stylizer, content, init=None, callback=None, progress=None):
+            fake.calls += 1
+            if fake.interrupt_at is not None and fake.calls >= fake.interrupt_at:
+                raise KeyboardInterrupt
+            return OptimResult(image=content.clone(), losses=[1.0], times=[0.01], iterations=1)
+
+        monkeypatch.setattr(gatys.GatysStylizer, "__call__", call)
+        return self
+
+
+def _cache_dirs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and ".frames-" in p.name)
+
+
+def _frames(cache: Path) -> list[str]:
+    return sorted(p.name for p in cache.glob("frame_*.png"))
+
+
+# --------------------------------------------------------------------------------------------
+# The real thing, tiny
+# --------------------------------------------------------------------------------------------
+
+
+def test_stylize_video_writes_mp4_with_audio_and_flickers(bbb_path, style_path, tmp_path):
+    out = tmp_path / "out.mp4"
+    n = 6  # 0.25 s at 24 fps
+    result = stylize_video(bbb_path, style_path, out, "gatys", TINY, max_side=MAX_SIDE, start=3.0, duration=0.25,
+                           device="cpu", keep_cache=True, progress=False)
+    assert result.output == out and result.n_frames == n and result.fps == 24 and result.resumed_frames == 0
+    assert len(result.seconds_per_frame) == n and len(result.final_losses) == n
+    assert all(np.isfinite(result.final_losses))
+
+    info = probe_video(out)
+    assert info.n_frames == n
+    assert info.fps == pytest.approx(24, abs=0.01)
+    assert info.has_audio
+    assert (info.width, info.height) == (48, 28)
+    assert info.duration == pytest.approx(n / 24, abs=0.1)
+
+    # keep_cache=True keeps the finished frames (and the settings that keyed them)
+    (cache,) = _cache_dirs(tmp_path)
+    assert _frames(cache) == [f"frame_{i:05d}.png" for i in range(n)]
+    settings = json.loads((cache / "settings.json").read_text())
+    assert settings["first"] == 72 and settings["end"] == 78 and settings["config"]["iters"] == 2
+
+    # The per-frame baseline flickers: stylized frames change more from one frame to the next
+    # than the input does (measured on the lossless cached frames, not the H.264 output).
+    inputs = list(read_frames(bbb_path, max_side=MAX_SIDE, start=72, end=78))
+    outputs = [_read_png(cache / name) for name in _frames(cache)]
+    assert outputs[0].shape == inputs[0].shape == (27, 48, 3)
+    assert not np.array_equal(outputs[0], inputs[0])  # it was stylized
+    d_in, d_out = frame_difference(inputs), frame_difference(outputs)
+    assert d_out.mean() > 1.5 * d_in.mean(), (d_in, d_out)
+
+
+# --------------------------------------------------------------------------------------------
+# Frame selection (stand-in stylizer: output frames are the input frames, exactly)
+# --------------------------------------------------------------------------------------------
+
+
+def test_start_and_every(bbb_path, style_path, tmp_path, monkeypatch):
+    fake = FakeStylizer().install(monkeypatch)
+    out = tmp_path / "every2.mp4"
+    result = stylize_video(bbb_path, style_path, out, config=TINY, max_side=MAX_SIDE, start=1.0, duration=0.25,
+                           every=2, device="cpu", keep_cache=True, progress=False)
+    # frames 24, 26, 28 of the source; fps halved
+    assert result.n_frames == 3 and fake.calls == 3 and result.fps == 12
+    info = probe_video(out)
+    assert info.n_frames == 3
+    assert info.fps == pytest.approx(12, abs=0.01)
+    assert info.has_audio
+    assert info.duration == pytest.approx(0.25, abs=0.1)
+
+    (cache,) = _cache_dirs(tmp_path)
+    expected = list(read_frames(bbb_path, max_side=MAX_SIDE, start=24, end=30, step=2))
+    got = [_read_png(cache / name) for name in _frames(cache)]
+    assert len(got) == len(expected) == 3
+    for a, b in zip(got, expected):
+        np.testing.assert_array_equal(a, b)
+    # and not frames 0, 2, 4 (the start offset was applied)
+    assert not np.array_equal(got[0], next(read_frames(bbb_path, max_side=MAX_SIDE, end=1)))
+
+
+def test_output_fps_follows_every(bbb_path, style_path, tmp_path, monkeypatch):
+    FakeStylizer().install(monkeypatch)
+    r1 = stylize_video(bbb_path, style_path, tmp_path / "a.mp4", config=TINY, max_side=32, duration=0.25,
+                       device="cpu", progress=False)
+    r2 = stylize_video(bbb_path, style_path, tmp_path / "b.mp4", config=TINY, max_side=32, duration=0.25, every=2,
+                       device="cpu", progress=False)
+    assert (r1.n_frames, r1.fps) == (6, 24) and (r2.n_frames, r2.fps) == (3, 12)
+    assert probe_video(tmp_path / "b.mp4").fps == pytest.approx(probe_video(tmp_path / "a.mp4").fps / 2, abs=0.01)
+    assert _cache_dirs(tmp_path) == []  # caches removed by default
+
+
+def test_tensor_style_is_accepted(bbb_path, style_path, tmp_path, monkeypatch):
+    from vstlib.io import load_image
+
+    FakeStylizer().install(monkeypatch)
+    style = load_image(style_path, max_side=64)
+    result = stylize_video(bbb_path, style, tmp_path / "t.mp4", config=TINY, size=(24, 32), duration=2 / 24,
+                           device="cpu", progress=False)
+    assert result.n_frames == 2
+    info = probe_video(tmp_path / "t.mp4")
+    assert (info.width, info.height, info.n_frames) == (32, 24, 2)
+
+
+# --------------------------------------------------------------------------------------------
+# Resuming
+# --------------------------------------------------------------------------------------------
+
+
+def test_interrupted_run_resumes(bbb_path, style_path, tmp_path, monkeypatch):
+    out = tmp_path / "resume.mp4"
+    kwargs = dict(config=TINY, max_side=MAX_SIDE, duration=0.25, device="cpu", progress=False)
+
+    first = FakeStylizer(interrupt_at=3).install(monkeypatch)  # Ctrl-C while frame 3 is optimized
+    with pytest.raises(KeyboardInterrupt):
+        stylize_video(bbb_path, style_path, out, **kwargs)
+    assert first.calls == 3
+    assert not out.exists()
+    (cache,) = _cache_dirs(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [cache.name]  # no temp files either
+    assert _frames(cache) == ["frame_00000.png", "frame_00001.png"]
+    assert sorted(p.name for p in cache.iterdir()) == ["frame_00000.png", "frame_00001.png", "settings.json"]
+
+    second = FakeStylizer().install(monkeypatch)
+    result = stylize_video(bbb_path, style_path, out, **kwargs)
+    assert result.resumed_frames == 2
+    assert second.calls == 4  # only the 4 missing frames were computed
+    assert len(result.seconds_per_frame) == 4
+    assert probe_video(out).n_frames == 6
+    assert not cache.exists()  # removed once the video is written
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+
+
+def test_resume_keep_cache(bbb_path, style_path, tmp_path, monkeypatch):
+    out = tmp_path / "keep.mp4"
+    kwargs = dict(config=TINY, max_side=32, duration=3 / 24, device="cpu", progress=False)
+    FakeStylizer(interrupt_at=2).install(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        stylize_video(bbb_path, style_path, out, **kwargs)
+    fake = FakeStylizer().install(monkeypatch)
+    result = stylize_video(bbb_path, style_path, out, keep_cache=True, **kwargs)
+    assert (result.resumed_frames, fake.calls) == (1, 2)
+    (cache,) = _cache_dirs(tmp_path)
+    assert _frames(cache) == ["frame_00000.png", "frame_00001.png", "frame_00002.png"]
+    # a third run finds everything cached and computes nothing
+    third = FakeStylizer().install(monkeypatch)
+    result = stylize_video(bbb_path, style_path, out, **kwargs)
+    assert (result.resumed_frames, third.calls) == (3, 0)
+    assert not cache.exists()
+
+
+def test_cache_folder_is_keyed_by_the_settings(bbb_path, style_path, data_dir, tmp_path, monkeypatch):
+    """Settings that change the result give a different cache folder, so a resumed run never
+    mixes frames made with other settings; the same settings give the same folder."""
+    out = tmp_path / "key.mp4"
+
+    def interrupted_cache(style=style_path, **changes) -> Path:
+        FakeStylizer(interrupt_at=1).install(monkeypatch)
+        kwargs = dict(config=TINY, max_side=32, duration=0.25, device="cpu", progress=False) | changes
+        before = set(_cache_dirs(tmp_path))
+        with pytest.raises(KeyboardInterrupt):
+            stylize_video(bbb_path, style, out, **kwargs)
+        (folder,) = set(_cache_dirs(tmp_path)) - before
+        return folder
+
+    base = interrupted_cache()
+    variants = [
+        interrupted_cache(config=GatysConfig(iters=3)),
+        interrupted_cache(config=GatysConfig(iters=2, style_weight=1e4)),
+        interrupted_cache(max_side=40),
+        interrupted_cache(start=1.0),
+        interrupted_cache(every=2),
+        interrupted_cache(style=data_dir / "style" / "the_scream_munch.jpg"),
+    ]
+    folders = [base, *variants]
+    assert len(set(folders)) == len(folders)
+    assert all(f.parent == tmp_path and f.name.startswith(".key.mp4.frames-") for f in folders)
+    # the same settings again: no new folder
+    assert len(_cache_dirs(tmp_path)) == len(folders)
+    FakeStylizer(interrupt_at=1).install(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        stylize_video(bbb_path, style_path, out, config=GatysConfig(iters=2), max_side=32, duration=0.25,
+                      device="cpu", progress=False)
+    assert len(_cache_dirs(tmp_path)) == len(folders)
+
+
+def test_explicit_cache_dir(bbb_path, style_path, tmp_path, monkeypatch):
+    cache = tmp_path / "my_cache"
+    FakeStylizer(interrupt_at=2).install(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        stylize_video(bbb_path, style_path, tmp_path / "c.mp4", config=TINY, max_side=32, duration=2 / 24,
+                      device="cpu", cache_dir=cache, progress=False)
+    assert _frames(cache) == ["frame_00000.png"]
+    fake = FakeStylizer().install(monkeypatch)
+    result = stylize_video(bbb_path, style_path, tmp_path / "c.mp4", config=TINY, max_side=32, duration=2 / 24,
+                           device="cpu", cache_dir=cache, progress=False)
+    assert (result.resumed_frames, fake.calls) == (1, 1)
+    assert not cache.exists()
+
+
+def test_explicit_cache_dir_with_other_settings_is_refused(bbb_path, style_path, tmp_path, monkeypatch):
+    """An explicit cache folder is not keyed by the settings: frames made with other settings
+    must not be mixed into the new video."""
+    cache = tmp_path / "my_cache"
+    kwargs = dict(max_side=32, duration=2 / 24, device="cpu", cache_dir=cache, progress=False)
+    FakeStylizer(interrupt_at=2).install(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        stylize_video(bbb_path, style_path, tmp_path / "c.mp4", config=GatysConfig(iters=2), **kwargs)
+    fake = FakeStylizer().install(monkeypatch)
+    with pytest.raises(VstError, match="other settings"):
+        stylize_video(bbb_path, style_path, tmp_path / "c.mp4", config=GatysConfig(iters=3), **kwargs)
+    assert fake.calls == 0
+    assert _frames(cache) == ["frame_00000.png"]
+    assert json.loads((cache / "settings.json").read_text())["config"]["iters"] == 2
+
+
+# --------------------------------------------------------------------------------------------
+# Bad inputs: VstError, and nothing written
+# --------------------------------------------------------------------------------------------
+
+
+def _assert_nothing_written(folder: Path, allowed=()) -> None:
+    assert sorted(p.name for p in folder.iterdir()) == sorted(allowed)
+
+
+def test_unknown_method(bbb_path, style_path, tmp_path):
+    with pytest.raises(VstError, match="unknown method 'ruder'.*gatys"):
+        stylize_video(bbb_path, style_path, tmp_path / "o.mp4", "ruder", TINY, max_side=32, duration=0.1)
+    _assert_nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["o.png", "o.gif", "o.webm", "o"])
+def test_output_must_be_a_writable_video_name(bbb_path, style_path, tmp_path, name):
+    with pytest.raises(VstError, match=r"\.mp4"):
+        stylize_video(bbb_path, style_path, tmp_path / name, config=TINY, max_side=32, duration=0.1)
+    _assert_nothing_written(tmp_path)
+
+
+def test_start_past_the_end(bbb_path, style_path, tmp_path):
+    with pytest.raises(VstError, match="240 frames.*past its end"):
+        stylize_video(bbb_path, style_path, tmp_path / "o.mp4", config=TINY, max_side=32, start=10.0)
+    with pytest.raises(VstError, match="past its end"):
+        stylize_video(bbb_path, style_path, tmp_path / "o.mp4", config=TINY, max_side=32, start=60.0, duration=1)
+    _assert_nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(every=0), "every"),
+    (dict(start=-1.0), "start"),
+    (dict(duration=0.0), "duration"),
+])
+def test_bad_range(bbb_path, style_path, tmp_path, kwargs, match):
+    with pytest.raises(VstError, match=match):
+        stylize_video(bbb_path, style_path, tmp_path / "o.mp4", config=TINY, max_side=32, **kwargs)
+    _assert_nothing_written(tmp_path)
+
+
+def test_missing_input(style_path, tmp_path):
+    with pytest.raises(VstError, match="nope.mp4.*not found"):
+        stylize_video(tmp_path / "nope.mp4", style_path, tmp_path / "o.mp4", config=TINY, max_side=32)
+    _assert_nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize("content", [b"", b"this is not a video\n"])
+def test_input_that_is_not_a_video(style_path, tmp_path, content):
+    fake = tmp_path / "fake.mp4"
+    fake.write_bytes(content)
+    with pytest.raises(VstError, match="cannot read video .*fake.mp4"):
+        stylize_video(fake, style_path, tmp_path / "o.mp4", config=TINY, max_side=32)
+    _assert_nothing_written(tmp_path, ["fake.mp4"])
+
+
+def test_style_that_is_not_an_image(bbb_path, tmp_path):
+    style = tmp_path / "style.jpg"
+    style.write_text("not an image")
+    with pytest.raises(VstError, match="cannot read image .*style.jpg"):
+        stylize_video(bbb_path, style, tmp_path / "o.mp4", config=TINY, max_side=32, duration=0.1)
+    _assert_nothing_written(tmp_path, ["style.jpg"])
+
+
+def test_output_folder_missing(bbb_path, style_path, tmp_path, monkeypatch):
+    """Checked before any frame is stylized (the frame cache must not create the folder)."""
+    fake = FakeStylizer().install(monkeypatch)
+    with pytest.raises(VstError, match="does not exist"):
+        stylize_video(bbb_path, style_path, tmp_path / "missing" / "o.mp4", config=TINY, max_side=32,
+                      duration=1 / 24, progress=False)
+    assert fake.calls == 0
+    _assert_nothing_written(tmp_path)
+
+
+def test_output_is_a_folder(bbb_path, style_path, tmp_path, monkeypatch):
+    """Checked before any frame is stylized, not after all the work."""
+    fake = FakeStylizer().install(monkeypatch)
+    (tmp_path / "o.mp4").mkdir()
+    with pytest.raises(VstError, match="it is a folder"):
+        stylize_video(bbb_path, style_path, tmp_path / "o.mp4", config=TINY, max_side=32, duration=1 / 24,
+                      progress=False)
+    assert fake.calls == 0
+    _assert_nothing_written(tmp_path, ["o.mp4"])
+
+
+def test_cache_dir_that_is_a_file(bbb_path, style_path, tmp_path, monkeypatch):
+    FakeStylizer().install(monkeypatch)
+    (tmp_path / "cache").write_text("x")
+    with pytest.raises(VstError, match="frame cache"):
+        stylize_video(bbb_path, style_path, tmp_path / "o.mp4", config=TINY, max_side=32, duration=1 / 24,
+                      cache_dir=tmp_path / "cache", progress=False)
+    _assert_nothing_written(tmp_path, ["cache"])
+
+
+def test_identity_stand_in_round_trips(bbb_path):
+    """Sanity check of the stand-in used above: to_tensor -> to_array is exact for uint8."""
+    from vstlib.io import to_tensor
+
+    frame = next(read_frames(bbb_path, max_side=32, end=1))
+    np.testing.assert_array_equal(to_array(to_tensor(frame)), frame)
