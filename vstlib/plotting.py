@@ -17,6 +17,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 import torch
 
@@ -63,8 +64,9 @@ def show_images(images: Sequence, titles: Sequence[str] | None = None, ncols: in
     """Images in a grid (one row unless ``ncols`` is given), axes hidden; returns the figure.
 
     The figure has exactly ``len(images)`` axes (unused grid cells are removed). ``size`` is the
-    height in inches of one row; widths follow the first image's aspect ratio. 2-D images are
-    drawn with ``cmap`` and their own value range.
+    height in inches of one row; each column is as wide as the widest image in it needs at that
+    height, so images of different shapes (a photo and a painting) are not letterboxed. 2-D
+    images are drawn with ``cmap`` and their own value range.
     """
     images = [as_image(im) for im in images]
     if not images:
@@ -72,9 +74,9 @@ def show_images(images: Sequence, titles: Sequence[str] | None = None, ncols: in
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"got {len(titles)} titles for {len(images)} images")
     nrows, ncols = _grid(len(images), ncols)
-    h, w = images[0].shape[:2]
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size * w / h + 0.2, nrows * size + 0.4 * (titles is not None)),
-                             squeeze=False)
+    ratios = [max(im.shape[1] / im.shape[0] for im in images[c::ncols]) for c in range(ncols)]
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * sum(ratios) + 0.2, nrows * (size + 0.4 * (titles is not None))),
+                             squeeze=False, gridspec_kw={"width_ratios": ratios})
     for i, ax in enumerate(axes.flat):
         if i >= len(images):
             fig.delaxes(ax)
@@ -95,16 +97,19 @@ def show_feature_maps(features: Mapping[str, torch.Tensor], layers: Sequence[str
     """A few channels of VGG feature maps: one row per layer, ``n`` columns; returns the figure.
 
     ``features`` maps layer names to activations ``[1, C, H, W]`` (as returned by
-    :func:`vstlib.vgg.encoder`). In each layer the ``n`` channels with the largest mean activation
-    are shown (the most active ones say the most about the image), each with its own colour range.
+    :func:`vstlib.vgg.encoder`). In each layer the ``n`` channels that vary most across the image
+    are shown, each with its own colour range; the variation is measured away from the border,
+    where zero padding makes some channels light up along the edges whatever the image.
     """
     layers = list(layers if layers is not None else features)
     if not layers:
         raise ValueError("show_feature_maps needs at least one layer")
-    fig, axes = plt.subplots(len(layers), n, figsize=(n * size, len(layers) * size + 0.3), squeeze=False)
+    h, w = features[layers[0]].shape[-2:]
+    fig, axes = plt.subplots(len(layers), n, figsize=(n * size, len(layers) * (size * h / w + 0.35)), squeeze=False)
     for row, layer in zip(axes, layers):
         f = features[layer].detach().to("cpu", torch.float32)[0]  # [C, H, W]
-        order = torch.argsort(f.mean(dim=(1, 2)), descending=True)[:n].tolist()
+        inner = f[:, 1:-1, 1:-1] if min(f.shape[1:]) > 4 else f
+        order = torch.argsort(inner.flatten(1).std(dim=1), descending=True)[:n].tolist()
         for j, ax in enumerate(row):
             ax.set_xticks([])
             ax.set_yticks([])
@@ -145,6 +150,7 @@ def plot_losses(results, labels: Sequence[str] | None = None, logy: bool = True,
             ax.axvline(boundary + 0.5, color=line.get_color(), linestyle=":", linewidth=1)
     if logy:
         ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("iteration")
     ax.set_ylabel("loss")
     if title:
