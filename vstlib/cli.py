@@ -190,11 +190,11 @@ def _stylize(args, input_path: Path, style_path: Path) -> int:
         resumed = f", {result.resumed_frames} resumed from cache" if result.resumed_frames else ""
         print(f"wrote {output} ({result.n_frames} frames at {result.fps:g} fps{resumed}) in {time.perf_counter() - t0:.1f} s")
     else:
-        from .gatys import GatysStylizer
+        from .gatys import GatysStylizer, load_style
         from .utils import pick_device, progress_bar
 
         content = load_image(input_path, size=args.size, max_side=max_side)
-        style = load_image(style_path, max_side=1024)
+        style = load_style(style_path)
         device = pick_device(args.device)
         total = config.iters + (len(config.scales) - 1) * (config.coarse_iters if config.coarse_iters is not None else config.iters)
         with progress_bar(total=total, desc="gatys", unit="it", disable=args.quiet) as bar:

@@ -76,6 +76,22 @@ class GatysConfig:
         return asdict(self)
 
 
+# Larger style images only cost memory and time: the style is resized to the content's pixel
+# count (times style_scale^2) before use anyway.
+STYLE_MAX_SIDE = 1024
+
+
+def load_style(path) -> Tensor:
+    """A style image [1, 3, h, w] in [0, 1] at its own size, only shrunk if its longer side exceeds
+    ``STYLE_MAX_SIDE``. Never enlarged: upsampling first and resizing again later would blur it."""
+    from .io import load_image
+
+    style = load_image(path)
+    if max(style.shape[-2:]) > STYLE_MAX_SIDE:
+        style = load_image(path, max_side=STYLE_MAX_SIDE)
+    return style
+
+
 def resize(image: Tensor, size: tuple[int, int]) -> Tensor:
     """Bilinear resize of [B, 3, H, W] to (H', W'), antialiased when shrinking."""
     if tuple(image.shape[-2:]) == tuple(size):

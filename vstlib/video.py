@@ -21,13 +21,11 @@ from torch import Tensor
 
 from . import __version__
 from .errors import VstError
-from .gatys import GatysConfig, GatysStylizer
-from .io import VideoWriter, _check_writable, load_image, probe_video, read_frames, save_image, to_tensor
+from .gatys import GatysConfig, GatysStylizer, load_style
+from .io import VideoWriter, _check_writable, probe_video, read_frames, save_image, to_tensor
 from .utils import pick_device, progress_bar
 
 METHODS = ("gatys",)
-# Large style images only cost time: the style is resized to the frame's pixel count anyway.
-STYLE_MAX_SIDE = 1024
 
 
 @dataclass
@@ -108,7 +106,7 @@ def stylize_video(
     fps = info.fps / every
     dev = pick_device(device)
 
-    style_tensor = style if isinstance(style, Tensor) else load_image(style, max_side=STYLE_MAX_SIDE)
+    style_tensor = style if isinstance(style, Tensor) else load_style(style)
     key = {"version": __version__, "method": method, "config": config.to_dict(), "input": _file_fingerprint(input),
            "style": _style_fingerprint(style), "size": size, "max_side": max_side, "first": first, "end": end,
            "every": every}
