@@ -121,7 +121,7 @@ def fetch(name: str) -> Path:
 
     import pooch  # imported lazily: only needed when something must be downloaded
 
-    logging.getLogger("pooch").setLevel(logging.WARNING)
+    pooch.get_logger().setLevel(logging.WARNING)  # pooch's logger is its own, not logging.getLogger("pooch")
     try:
         path = pooch.retrieve(
             asset.url,

@@ -167,6 +167,9 @@ class GatysStylizer:
         torch.manual_seed(cfg.seed)
         content = content.to(self.device)
         full_hw = tuple(content.shape[-2:])
+        if min(full_hw) < 16:  # relu5_1 comes after four 2x2 poolings
+            raise VstError(f"the image is {full_hw[1]}x{full_hw[0]} pixels, too small for VGG19: it needs at least "
+                           f"16 pixels on each side; use a larger --max-side or --size")
         image = init.to(self.device) if init is not None else None
         history = OptimResult(image=content)
         for scale in cfg.scales:
