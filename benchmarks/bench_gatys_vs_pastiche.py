@@ -725,7 +725,7 @@ def report(res: dict, args) -> str:
           f"{ref}CLI optimization {past['opt_s']:.1f} s / CLI whole command {past['wall_s']:.1f} s, over vstlib's time."
           + (" The last column: when vstlib's own float loss first went below pastiche's self-reported final float "
              "loss (if before the run stopped)." if q8 else ""), "",
-          f"| vstlib configuration | time (s) | full-scale iters | {kind} loss | ratio (paired / CLI opt. / CLI whole) "
+          f"| vstlib configuration | time (s) | full-scale iters | {kind} loss | ratio ({'paired / ' if paired_q else ''}CLI opt. / CLI whole) "
           "| median full-scale step (ms) |" + (" float loss <= pastiche's self-reported |" if q8 else ""),
           "|---|---|---|---|---|---|" + ("---|" if q8 else "")]
     for r in res["variants"]:
