@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """vstlib's Gatys vs pastiche 1.6.0's own command line, at identical settings, in one run.
 
-    python benchmarks/bench_gatys_vs_pastiche.py            # full run (about 9 min on 2 CPU cores)
+    python benchmarks/bench_gatys_vs_pastiche.py            # full run (about 10 min on 2 CPU cores)
     python benchmarks/bench_gatys_vs_pastiche.py --quick    # smoke run (64 px, 5 steps, about 25 s)
 
 Steps (details in benchmarks/README.md, results in benchmarks/RESULTS.md):
@@ -279,9 +279,11 @@ def run_paired(inputs: dict, content: torch.Tensor, style: torch.Tensor, steps: 
 
     artist = PasticheArtist(inputs["content_png"], [inputs["style_png"]], device="cpu",
                             size=max(inputs["content_hw"]), style_size=inputs["style_side"])
-    # first_step=None: torch's own first L-BFGS step, as pastiche takes it (vstlib's default sizes it).
+    # first_step=None: torch's own first L-BFGS step, as pastiche takes it (vstlib's default sizes it);
+    # and unconstrained pixels, clamped only at the end, as pastiche does, should vstlib ever clamp per step.
+    as_pastiche = {"first_step": None, **({"clamp": False} if "clamp" in GatysConfig.__dataclass_fields__ else {})}
     stylizer = GatysStylizer(style, GatysConfig(content_weight=CONTENT_WEIGHT, style_weight=STYLE_WEIGHT, iters=steps,
-                                                first_step=None))
+                                                **as_pastiche))
     stylizer.set_content(content)  # style Gram matrices now, as pastiche's __init__ does (neither is timed)
     vst_t, past_t, past_losses = [], [], []
     mark = {}
@@ -503,7 +505,7 @@ def machine_info(threads: int | None) -> dict:
     }
 
 
-DEFAULT_VARIANTS = "1;0.5,1:100;1+project;0.5,1:100+project;0.5,1:100+project+bf16"
+DEFAULT_VARIANTS = "1;0.5,1:100;0.25,0.5,1:100;1+project;0.5,1:100+project;0.5,1:100+project+bf16"
 
 
 def main(argv=None) -> int:

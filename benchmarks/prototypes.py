@@ -54,9 +54,14 @@ def autocast_objective(objective, dtype: torch.dtype):
 def optimize_image(objective, init: Tensor, *, optimizer: str = "lbfgs", iters: int = 300, lr: float | None = None,
                    tol: float = 0.0, patience: int = 5, history_size: int = 100,
                    first_step: float | None = DEFAULT_FIRST_STEP, callback=None, progress=None,
-                   bounds: str | None = None, bound_weight: float = 1.0, autocast: torch.dtype | None = None
-                   ) -> OptimResult:
-    """vstlib.engine.optimize_image (as of commit 32b8e87) plus ``bounds`` and ``autocast``."""
+                   bounds: str | None = None, bound_weight: float = 1.0, autocast: torch.dtype | None = None,
+                   clamp: bool = False) -> OptimResult:
+    """vstlib.engine.optimize_image (as of commit 32b8e87) plus ``bounds`` and ``autocast``.
+
+    ``clamp=True`` (the engine's argument, should it adopt the proposed per-step clamp) is ``bounds="project"``.
+    """
+    if clamp and bounds is None:
+        bounds = "project"
     if optimizer not in OPTIMIZERS:
         raise VstError(f"unknown optimizer '{optimizer}'; choose lbfgs or adam")
     if iters < 0:
@@ -134,10 +139,14 @@ def optimize_image(objective, init: Tensor, *, optimizer: str = "lbfgs", iters: 
 
 def matches_engine(objective, init: Tensor, iters: int = 4) -> bool:
     """True if this copy with no prototype options gives vstlib's engine's exact losses (it drifts if the engine changes)."""
+    import inspect
+
     from vstlib.engine import optimize_image as engine
 
+    # If the engine gained a per-step clamp (the change this prototype proposes), compare without it.
+    extra = {"clamp": False} if "clamp" in inspect.signature(engine).parameters else {}
     for first_step in (None, DEFAULT_FIRST_STEP):
-        a = engine(objective, init, iters=iters, first_step=first_step).losses
+        a = engine(objective, init, iters=iters, first_step=first_step, **extra).losses
         b = optimize_image(objective, init, iters=iters, first_step=first_step).losses
         if a != b:
             return False
