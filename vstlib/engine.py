@@ -86,7 +86,7 @@ def optimize_image(
         raise VstError(f"iterations must be >= 0, got {iters}")
     # Pixels are optimized unconstrained (clamping inside the loop would corrupt L-BFGS's
     # curvature history); the result is clamped to [0, 1] at the end.
-    pixels = (init.detach() * PIXEL_SCALE).requires_grad_(True)
+    pixels = (init.detach() * PIXEL_SCALE).contiguous().requires_grad_(True)  # L-BFGS views the grad flat
     if optimizer == "lbfgs":
         opt = torch.optim.LBFGS([pixels], lr=lr or 1.0, max_iter=1, history_size=history_size,
                                 tolerance_grad=0.0, tolerance_change=0.0)

@@ -3,15 +3,38 @@
 ``frame_difference`` is the simplest flicker proxy: the mean absolute change between consecutive
 frames. Stylization adds texture that is not tied to the scene, so where the input changes a
 little the per-frame output may change a lot; comparing input and output curves shows it.
-Motion-compensated metrics (warping error with optical flow) belong to the temporal module.
+
+Moving content changes frames too, so the temporal metrics compensate motion: the next (or
+previous) output frame is warped onto the current one with optical flow computed on the *input*
+frames, and only pixels the flow can be trusted on (the occlusion mask of
+:func:`vstlib.flow.occlusion_mask`, 1 = reliable) count. Three published variants, each exactly
+as defined in its paper (values for images in [0, 1]):
+
+* :func:`warping_error`, E_warp of Lai et al. (2018): for the pair (t, t+1),
+  ``sum_i M_t(i) |O_t(i) - W(O_{t+1})(i)|^2 / sum_i M_t(i)``, where ``|.|^2`` is the squared
+  norm of the RGB vector (summed over channels), ``W`` warps with the flow t -> t+1 and the mask
+  lives in frame t. The normalization by the mask makes it a mean over reliable pixels.
+* :func:`masked_mse`, Ruder et al. (2016)'s temporal loss as a metric: for the pair (t-1, t),
+  ``(1/D) sum_k c_k (x_k - w_k)^2`` with ``w`` frame t-1 warped onto t by the flow t -> t-1 and
+  ``D = H W C``: divided by *all* entries, so occluded pixels lower it (it is the quantity
+  Ruder's method optimizes).
+* :func:`luminance_warping_error`, ReCoNet (Gao et al. 2018)'s output-level temporal loss: the
+  output's change minus the input's change in relative luminance
+  ``Y = 0.2126 R + 0.7152 G + 0.0722 B`` (Rec. 709), so that lighting changes in the source
+  (which the output should follow) are not counted as flicker:
+  ``(1/(H W)) sum_c sum_i M(i) ((O_t - W(O_{t-1}))_c(i) - Y(I_t - W(I_{t-1}))(i))^2``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+
+# Rec. 709 relative luminance weights (R, G, B), as used by ReCoNet.
+LUMINANCE_WEIGHTS = np.array([0.2126, 0.7152, 0.0722])
 
 
 def _as_float(frame) -> np.ndarray:
@@ -44,3 +67,118 @@ def flicker_ratio(input_frames, output_frames) -> float:
     """Mean output frame difference over mean input frame difference (1 = no added flicker)."""
     din, dout = frame_difference(input_frames), frame_difference(output_frames)
     return float(dout.mean() / max(din.mean(), 1e-12))
+
+
+def _rgb(frame) -> np.ndarray:
+    """A frame as float64 [H, W, 3] in [0, 1] (uint8 arrays, float arrays or tensors)."""
+    a = _as_float(frame)
+    if a.ndim != 3 or a.shape[2] != 3:
+        raise ValueError(f"expected an RGB frame [H, W, 3] or [1, 3, H, W], got shape {a.shape}")
+    return a
+
+
+def _mask(mask, shape) -> np.ndarray:
+    m = np.asarray(mask.detach().cpu() if isinstance(mask, torch.Tensor) else mask, dtype=np.float64).squeeze()
+    if m.shape != tuple(shape[:2]):
+        raise ValueError(f"mask of shape {m.shape} does not match frames of shape {shape[:2]}")
+    return m
+
+
+def _warp(image: np.ndarray, flow) -> np.ndarray:
+    from .flow import warp
+
+    flow = np.asarray(flow, dtype=np.float32)
+    if flow.shape != image.shape[:2] + (2,):
+        raise ValueError(f"flow of shape {flow.shape} does not match frames of shape {image.shape[:2]}")
+    return warp(np.ascontiguousarray(image, dtype=np.float64), flow)
+
+
+def warping_error(out_t, out_next, flow_t_next, mask_t) -> float:
+    """Lai et al.'s E_warp of one pair: mean over reliable pixels of frame t of the squared RGB
+    distance between ``out_t`` and ``out_next`` warped onto frame t (flow t -> t+1, mask in t).
+
+    Returns 0 when no pixel is reliable (nothing can be compared).
+    """
+    a, b = _rgb(out_t), _rgb(out_next)
+    m = _mask(mask_t, a.shape)
+    diff2 = ((a - _warp(b, flow_t_next)) ** 2).sum(axis=2)
+    total = m.sum()
+    return float((m * diff2).sum() / total) if total > 0 else 0.0
+
+
+def masked_mse(out_t, out_prev, flow_t_prev, mask_t) -> float:
+    """Ruder et al.'s temporal loss of one pair: ``(1/D) sum c (x - w)^2`` over all D = H*W*3
+    entries, with ``w`` = ``out_prev`` warped onto frame t (flow t -> t-1, mask in frame t)."""
+    x, prev = _rgb(out_t), _rgb(out_prev)
+    c = _mask(mask_t, x.shape)
+    return float((c[..., None] * (x - _warp(prev, flow_t_prev)) ** 2).mean())
+
+
+def luminance_warping_error(out_t, out_prev, in_t, in_prev, flow_t_prev, mask_t) -> float:
+    """ReCoNet's luminance-compensated output temporal error of one pair (see module docstring):
+    per channel, the output change minus the luminance of the input change, squared, masked,
+    summed over channels and divided by the number of pixels H*W."""
+    o, o_prev, i, i_prev = _rgb(out_t), _rgb(out_prev), _rgb(in_t), _rgb(in_prev)
+    if not (o.shape == o_prev.shape == i.shape == i_prev.shape):
+        raise ValueError("input and output frames must all have the same size")
+    m = _mask(mask_t, o.shape)
+    d_out = o - _warp(o_prev, flow_t_prev)
+    d_in_y = (i - _warp(i_prev, flow_t_prev)) @ LUMINANCE_WEIGHTS
+    return float((m[..., None] * (d_out - d_in_y[..., None]) ** 2).sum() / (o.shape[0] * o.shape[1]))
+
+
+@dataclass
+class TemporalErrors:
+    """Per-pair temporal errors of a clip (entry t compares frames t and t+1)."""
+
+    warping_error: np.ndarray  # Lai et al. E_warp
+    masked_mse: np.ndarray  # Ruder et al.
+    luminance_error: np.ndarray  # ReCoNet
+    reliable: np.ndarray  # fraction of reliable pixels (in frame t+1, the mask Ruder and ReCoNet use)
+    flow: str = "deepflow"
+    extra: dict = field(default_factory=dict)
+
+    def summary(self) -> dict[str, float]:
+        """Means over the clip's pairs."""
+        return {"warping_error": float(self.warping_error.mean()), "masked_mse": float(self.masked_mse.mean()),
+                "luminance_error": float(self.luminance_error.mean()), "reliable": float(self.reliable.mean())}
+
+
+def temporal_errors(input_frames: Sequence, output_frames: Sequence, flow: str = "deepflow", flows=None,
+                    workers: int | None = None, cache_dir=None, progress: bool = False) -> TemporalErrors:
+    """All three temporal errors for a stylized clip, with flow and masks computed on the input.
+
+    Args:
+        input_frames / output_frames: the source clip and its stylization, same length and size
+            (uint8 [H, W, 3] arrays, float arrays in [0, 1], or tensors [1, 3, H, W]).
+        flow: the flow backend (see :data:`vstlib.flow.BACKENDS`); flows are cached on disk, so
+            scoring several stylizations of one clip computes them once.
+        flows: precomputed ``{(a, b): flow a -> b}`` for all consecutive pairs in both directions
+            (e.g. ground truth); overrides ``flow``.
+    """
+    from .flow import clip_pairs, compute_flows, occlusion_mask
+
+    if len(input_frames) != len(output_frames):
+        raise ValueError(f"{len(input_frames)} input frames but {len(output_frames)} output frames")
+    n = len(input_frames)
+    if n < 2:
+        raise ValueError("temporal errors need at least two frames")
+    ins = [_rgb(f) for f in input_frames]
+    outs = [_rgb(f) for f in output_frames]
+    if flows is None:
+        u8 = [np.round(f * 255).astype(np.uint8) for f in ins]
+        flows = compute_flows(u8, clip_pairs(n, (1,)), method=flow, workers=workers, cache_dir=cache_dir,
+                              progress=progress)
+        flow_name = flow
+    else:
+        flow_name = "given"
+    e_warp, mse, lum, reliable = [], [], [], []
+    for t in range(n - 1):
+        fwd, bwd = flows[(t, t + 1)], flows[(t + 1, t)]
+        mask_t = occlusion_mask(fwd, bwd)  # frame t
+        mask_next = occlusion_mask(bwd, fwd)  # frame t+1
+        e_warp.append(warping_error(outs[t], outs[t + 1], fwd, mask_t))
+        mse.append(masked_mse(outs[t + 1], outs[t], bwd, mask_next))
+        lum.append(luminance_warping_error(outs[t + 1], outs[t], ins[t + 1], ins[t], bwd, mask_next))
+        reliable.append(float(np.mean(mask_next)))
+    return TemporalErrors(np.asarray(e_warp), np.asarray(mse), np.asarray(lum), np.asarray(reliable), flow_name)

@@ -25,7 +25,7 @@ from .gatys import GatysConfig, GatysStylizer, load_style
 from .io import VideoWriter, _check_writable, probe_video, read_frames, save_image, to_tensor
 from .utils import pick_device, progress_bar
 
-METHODS = ("gatys",)
+METHODS = ("gatys", "ruder")
 
 
 @dataclass
@@ -36,6 +36,9 @@ class VideoResult:
     resumed_frames: int  # frames found in the cache instead of computed
     seconds_per_frame: list[float] = field(default_factory=list)  # for computed frames
     final_losses: list[float] = field(default_factory=list)
+    first_frame: int = 0  # the input's frame range used: range(first_frame, end_frame, every)
+    end_frame: int = 0
+    cuts: list[int] = field(default_factory=list)  # ruder: output frames that started a new shot
 
 
 def _file_fingerprint(path: Path) -> dict:
@@ -59,7 +62,7 @@ def stylize_video(
     style: str | Path | Tensor,
     output: str | Path,
     method: str = "gatys",
-    config: GatysConfig | None = None,
+    config=None,
     *,
     size: tuple[int, int] | None = None,
     max_side: int | None = None,
@@ -70,6 +73,7 @@ def stylize_video(
     cache_dir: str | Path | None = None,
     keep_cache: bool = False,
     progress: bool = True,
+    flow_workers: int | None = None,
 ) -> VideoResult:
     """Stylize a video file frame by frame and write ``output`` (.mp4) with the input's audio.
 
@@ -77,8 +81,12 @@ def stylize_video(
         input: video file.
         style: style image path or tensor [1, 3, h, w] in [0, 1].
         method: ``"gatys"``: optimize each frame independently from its content (the
-            flickering baseline that temporal methods are measured against).
-        config: method settings (default :class:`GatysConfig`).
+            flickering baseline that temporal methods are measured against); ``"ruder"``:
+            Ruder et al.'s temporally consistent optimization (optical flow, warped
+            initialization, temporal loss; all frames of the range are held in memory).
+        config: method settings: :class:`GatysConfig` (default) or, for ``"ruder"``, a
+            :class:`~vstlib.ruder.RuderConfig` (a GatysConfig is wrapped in the default one).
+        flow_workers: ruder: processes computing optical flow (default: one per CPU core).
         size / max_side: frame size (H, W), or the length of the longer side.
         start / duration: the part of the video to stylize, in seconds.
         every: keep every n-th frame (the output fps is divided by n).
@@ -89,6 +97,11 @@ def stylize_video(
     if method not in METHODS:
         raise VstError(f"unknown method '{method}'; choose one of {', '.join(METHODS)}")
     config = config or GatysConfig()
+    if method == "ruder":
+        from .ruder import RuderConfig
+
+        if isinstance(config, GatysConfig):
+            config = RuderConfig(gatys=config)
     input, output = Path(input), Path(output)
     if output.suffix.lower() not in (".mp4", ".mov", ".mkv", ".m4v"):
         raise VstError(f"cannot write '{output}': a video output needs a .mp4, .mov, .mkv or .m4v name")
@@ -124,11 +137,29 @@ def stylize_video(
         raise VstError(f"cannot use '{cache}' as the frame cache folder: {err.strerror}; "
                        f"choose another cache folder (--cache-dir)") from None
 
-    stylizer = GatysStylizer(style_tensor, config, device=dev)
-    result = VideoResult(output=output, n_frames=n_out, fps=fps, resumed_frames=0)
-    bar = progress_bar(total=n_out, desc=f"{method} {input.name}", unit="frame", disable=not progress)
+    result = VideoResult(output=output, n_frames=n_out, fps=fps, resumed_frames=0, first_frame=first, end_frame=end)
+    frames = read_frames(input, size=size, max_side=max_side, start=first, end=end, step=every)
+    if method == "ruder":
+        _stylize_ruder(list(frames), style_tensor, config, dev, cache, result, progress, flow_workers)
+    else:
+        _stylize_gatys(frames, style_tensor, config, dev, cache, result, progress, f"{method} {input.name}")
+
+    n_cached = len(list(cache.glob("frame_*.png")))
+    if n_cached < n_out:
+        raise VstError(f"only {n_cached} of {n_out} frames could be decoded from '{input}'; the file may be truncated")
+    with VideoWriter(output, fps=fps, audio_from=input, audio_start=first / info.fps, audio_duration=n_out / fps) as writer:
+        for i in range(n_out):
+            writer.write(_read_png(cache / f"frame_{i:05d}.png"))
+    if not keep_cache:
+        shutil.rmtree(cache, ignore_errors=True)
+    return result
+
+
+def _stylize_gatys(frames, style, config: GatysConfig, dev, cache: Path, result: VideoResult, progress: bool, desc: str):
+    """Per-frame Gatys, streaming: each frame is independent, so only one is in memory."""
+    stylizer = GatysStylizer(style, config, device=dev)
+    bar = progress_bar(total=result.n_frames, desc=desc, unit="frame", disable=not progress)
     try:
-        frames = read_frames(input, size=size, max_side=max_side, start=first, end=end, step=every)
         for i, frame in enumerate(frames):
             path = cache / f"frame_{i:05d}.png"
             if path.is_file():
@@ -142,15 +173,33 @@ def stylize_video(
     finally:
         bar.close()
 
-    n_cached = len(list(cache.glob("frame_*.png")))
-    if n_cached < n_out:
-        raise VstError(f"only {n_cached} of {n_out} frames could be decoded from '{input}'; the file may be truncated")
-    with VideoWriter(output, fps=fps, audio_from=input, audio_start=first / info.fps, audio_duration=n_out / fps) as writer:
-        for i in range(n_out):
-            writer.write(_read_png(cache / f"frame_{i:05d}.png"))
-    if not keep_cache:
-        shutil.rmtree(cache, ignore_errors=True)
-    return result
+
+def _stylize_ruder(frames: list, style, config, dev, cache: Path, result: VideoResult, progress: bool,
+                   flow_workers: int | None):
+    """Ruder et al.: flows for the whole range first (in parallel, cached), then frames in order."""
+    from .flow import compute_flows
+    from .ruder import RuderStylizer, needed_pairs, stylize_clip
+
+    if not frames:
+        return
+    if len(frames) < result.n_frames:
+        raise VstError(f"only {len(frames)} of {result.n_frames} frames could be decoded; the file may be truncated")
+    # Flows of frames whose results are all cached are not needed again (resuming a long clip).
+    done = all((cache / f"frame_{i:05d}.png").is_file() for i in range(len(frames)))
+    flows = {} if done else compute_flows(frames, needed_pairs(len(frames), config), method=config.flow,
+                                          params=dict(config.flow_params), workers=flow_workers, progress=progress)
+    stylizer = RuderStylizer(style, config, device=dev)
+    total = len(frames) * config.passes
+    bar = progress_bar(total=total, desc=f"ruder ({config.passes} pass{'es' if config.passes > 1 else ''})",
+                       unit="frame", disable=not progress)
+    try:
+        clip = stylize_clip([to_tensor(f) for f in frames], stylizer, flows, cache=cache, progress=bar)
+    finally:
+        bar.close()
+    result.resumed_frames = clip.resumed
+    result.seconds_per_frame = clip.seconds_per_frame
+    result.final_losses = clip.final_losses
+    result.cuts = clip.cuts
 
 
 def _read_png(path: Path) -> np.ndarray:
