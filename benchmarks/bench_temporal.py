@@ -113,7 +113,7 @@ def run_clip(name: str, args, style, out_dir: Path) -> dict:
     gatys = GatysStylizer(style, gatys_cfg)
     g_out, g_final, g_curves = [], [], []
     t0 = time.perf_counter()
-    for f in progress_bar(frames, desc=f"gatys {name}", unit="frame"):
+    for f in progress_bar(iterable=frames, desc=f"gatys {name}", unit="frame"):
         res = gatys(f)
         g_out.append(res.image)
         g_final.append(res.losses[-1])

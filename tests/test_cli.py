@@ -384,6 +384,17 @@ def test_stylize_video(capsys, workdir):
     assert folder_names(workdir) == ["out.mp4"]  # frame cache removed
 
 
+def test_stylize_video_ruder(capsys, workdir):
+    code, out, err = run_main(capsys, "stylize", VIDEO, "--style", STYLE, "--method", "ruder", "--flow", "dis",
+                              "--max-side", "32", "--duration", "0.125", "--iters", "2", "--frame-iters", "1",
+                              "--long-term", "1,2", "--flow-workers", "2", "-o", "ruder.mp4", "-q")
+    assert code == 0, err
+    assert "wrote ruder.mp4 (3 frames at 24 fps)" in out
+    info = probe_video(workdir / "ruder.mp4")
+    assert (info.n_frames, info.has_audio) == (3, True)
+    assert folder_names(workdir) == ["ruder.mp4"]
+
+
 def test_stylize_video_every_and_keep_cache(capsys, workdir, fake_stylizer):
     code, out, err = run_main(capsys, "stylize", VIDEO, "--style", STYLE, "--size", "32x18", "--start", "2",
                               "--duration", "0.25", "--every", "2", "--iters", "1", "--keep-cache", "-q")

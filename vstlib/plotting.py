@@ -163,12 +163,13 @@ def plot_losses(results, labels: Sequence[str] | None = None, logy: bool = True,
 
 
 def plot_frame_differences(curves: Mapping[str, Sequence[float]], fps: float | None = None, logy: bool = False,
-                           ax=None, title: str | None = None):
+                           ax=None, title: str | None = None, ylabel: str = "mean |frame t+1 - frame t|"):
     """Frame-to-frame differences over time, one line per entry of ``{label: differences}``.
 
     ``differences`` as returned by :func:`vstlib.metrics.frame_difference` (entry t compares
     frame t+1 with frame t). With ``fps`` the x axis is in seconds, else in frames. Each legend
-    entry shows the curve's mean. Returns the figure.
+    entry shows the curve's mean. Any per-pair measure plots the same way (e.g. the warping
+    errors of :func:`vstlib.metrics.temporal_errors`, with ``ylabel="E_warp"``). Returns the figure.
     """
     if not curves:
         raise ValueError("plot_frame_differences needs at least one curve")
@@ -182,7 +183,7 @@ def plot_frame_differences(curves: Mapping[str, Sequence[float]], fps: float | N
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel("time (s)" if fps else "frame")
-    ax.set_ylabel("mean |frame t+1 - frame t|")
+    ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
     ax.legend()
