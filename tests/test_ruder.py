@@ -211,3 +211,33 @@ def test_stylize_video_ruder_end_to_end(bbb_path, data_dir, tmp_path):
     assert res.n_frames == 4 and res.resumed_frames == 0 and len(res.seconds_per_frame) == 4
     assert probe_video(out).n_frames == 4 and has_audio(out)
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # frame cache removed
+
+
+def test_stylize_video_ruder_resumes_after_interrupt(bbb_path, data_dir, tmp_path, monkeypatch):
+    """Ctrl-C in the middle of a Ruder video keeps the finished frames; the same call resumes."""
+    from vstlib import ruder
+    from vstlib.video import stylize_video
+
+    original = ruder.RuderStylizer.stylize_frame
+    calls = []
+
+    def interrupting(self, content, neighbours, *args, **kwargs):
+        calls.append(len(neighbours))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return original(self, content, neighbours, *args, **kwargs)
+
+    monkeypatch.setattr(ruder.RuderStylizer, "stylize_frame", interrupting)
+    cfg = RuderConfig(gatys=GatysConfig(iters=1), frame_iters=1, flow="dis")
+    style = data_dir / "style" / "udnie_picabia.jpg"
+    out = tmp_path / "o.mp4"
+    kwargs = dict(max_side=32, start=3.0, duration=4 / 24, device="cpu", progress=False, flow_workers=1)
+    with pytest.raises(KeyboardInterrupt):
+        stylize_video(bbb_path, style, out, "ruder", cfg, **kwargs)
+    assert not out.exists()
+    (cache,) = [p for p in tmp_path.iterdir() if ".frames-" in p.name]
+    assert len(list(cache.glob("frame_*.png"))) == 2
+    res = stylize_video(bbb_path, style, out, "ruder", cfg, **kwargs)
+    assert res.resumed_frames == 2 and len(res.seconds_per_frame) == 2
+    assert calls == [0, 1, 1, 1, 1]  # frame 2 was interrupted once, then frames 2 and 3 ran with a neighbour
+    assert out.is_file() and not cache.exists()

@@ -232,7 +232,9 @@ def _stylize(args, input_path: Path, style_path: Path) -> int:
                                cache_dir=args.cache_dir, keep_cache=args.keep_cache, progress=not args.quiet,
                                flow_workers=getattr(args, "flow_workers", None))
         resumed = f", {result.resumed_frames} resumed from cache" if result.resumed_frames else ""
-        print(f"wrote {output} ({result.n_frames} frames at {result.fps:g} fps{resumed}) in {time.perf_counter() - t0:.1f} s")
+        cuts = f", restarted at {len(result.cuts)} shot cut(s)" if result.cuts else ""
+        print(f"wrote {output} ({result.n_frames} frames at {result.fps:g} fps{resumed}{cuts}) "
+              f"in {time.perf_counter() - t0:.1f} s")
     else:
         from .gatys import GatysStylizer, load_style
         from .utils import pick_device, progress_bar
