@@ -7,13 +7,28 @@ Run from the repository root:
     python report/make_figures.py --smoke    # tiny sizes and iterations, under a minute on a CPU
     SMOKE=1 make -C report figures           # the same smoke run through the Makefile
 
-It writes exactly the files report/main.tex includes (see report/README.md):
+It writes exactly the files report/main.tex includes (see report/README.md). Section 2, Gatys
+(``--only gatys``):
 
     gatys_image.png    content | style | result, one panel
     gatys_loss.pdf     total loss against L-BFGS iteration (log scale; scale changes marked)
     gatys_flicker.png  frame difference over time, input clip and per-frame stylised clip
     gatys_table.tex    bare booktabs tabular: settings of both runs and measured timings
     gatys_numbers.tex  the five \\newcommand macros quoted in the flicker paragraph
+
+Section 3, Ruder et al. (``--only ruder``; the computations of notebooks/02_ruder_temporal.ipynb):
+
+    ruder_flow.png        MPI-Sintel alley_1 frame 1, true flow 1->2, DeepFlow / DIS / Farneback
+                          estimates (one colour scale, EPE in the titles), colour wheel
+    ruder_occlusion.png   |frame 2 - frame 3|, |frame 2 - warped frame 3|, Sintel's true
+                          occlusions, the unreliable pixels of the DeepFlow forward/backward masks
+    ruder_flicker.pdf     E_warp per frame pair (log scale): per-frame Gatys, Ruder, warped init only
+    ruder_frames.png      3x3: input / per-frame Gatys / Ruder at the first, middle and last frame
+    ruder_table.tex       bare booktabs tabular: E_warp, ratio, masked MSE, luminance error, style
+                          loss and seconds of each run, with the settings
+    ruder_flow_table.tex  bare booktabs tabular: EPE and seconds per pair of each flow backend,
+                          precision / recall of its occlusion mask against Sintel's
+    ruder_numbers.tex     the \\newcommand macros quoted in the Ruder section (\\Ruder...)
 
 Every file is written atomically (a temporary file renamed into place), so an interrupted run
 leaves the previous figures intact. Settings, device and torch version of the run are recorded
@@ -36,7 +51,12 @@ import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "report" / "figures"
-FILES = ("gatys_image.png", "gatys_loss.pdf", "gatys_flicker.png", "gatys_table.tex", "gatys_numbers.tex")
+GATYS_FILES = ("gatys_image.png", "gatys_loss.pdf", "gatys_flicker.png", "gatys_table.tex", "gatys_numbers.tex")
+RUDER_FILES = ("ruder_flow.png", "ruder_occlusion.png", "ruder_flicker.pdf", "ruder_frames.png", "ruder_table.tex",
+               "ruder_flow_table.tex", "ruder_numbers.tex")
+SECTION_FILES = {"gatys": GATYS_FILES, "ruder": RUDER_FILES}
+SECTIONS = tuple(SECTION_FILES)
+FILES = GATYS_FILES + RUDER_FILES
 
 
 @dataclass(frozen=True)
@@ -60,6 +80,30 @@ class Settings:
 
 FULL = Settings(smoke=False)
 SMOKE = Settings(smoke=True, image_side=64, iters=10, coarse_iters=5, video_frames=4, video_side=64, video_iters=5)
+
+
+@dataclass(frozen=True)
+class RuderSettings:
+    """Everything that defines the Ruder section's figures (as notebooks/02_ruder_temporal.ipynb)."""
+
+    smoke: bool
+    sintel_scene: str = "alley_1"  # MPI-Sintel sample (vstlib.flow.sintel_pair), clean render
+    flow_backends: tuple[str, ...] = ("deepflow", "dis", "farneback")  # compared on the Sintel pairs
+    clip: str = "video/sintel_640x360_10s.mp4"  # CC-BY Blender Foundation; frames 10..57 have no cut
+    clip_start: int = 10  # first frame
+    clip_every: int = 2  # every 2nd frame: 12 fps, twice the motion per step
+    frames: int = 12  # 1 s
+    side: int = 256  # longer side of the frames, px
+    style: str = "style/starry_night_vangogh.jpg"
+    iters: int = 150  # per-frame Gatys, and the first frame of the Ruder runs
+    frame_iters: int = 50  # the Ruder runs' later frames (they start close to the answer)
+    temporal_weight: float | None = None  # None: vstlib.ruder.RuderConfig().temporal_weight
+    flow: str = "deepflow"  # the flow of the Ruder runs and of the metrics (Ruder et al.'s choice)
+    seed: int = 0
+
+
+RUDER_FULL = RuderSettings(smoke=False)
+RUDER_SMOKE = RuderSettings(smoke=True, frames=4, side=64, iters=10, frame_iters=3)
 
 
 # ------------------------------------------------------------------------------------------
@@ -139,7 +183,8 @@ def describe_device(device) -> tuple[str, str]:
     if device.type == "mps":
         return "an Apple GPU (MPS)", f"Apple GPU (MPS), {platform.machine()}"
     n = cpu_cores()
-    return f"a {n}-core CPU", f"CPU, {n} cores, {torch.get_num_threads()} threads ({cpu_model()})"
+    threads = torch.get_num_threads()
+    return f"a {n}-core CPU", f"CPU, {n} cores, {threads} thread{'s' if threads != 1 else ''} ({cpu_model()})"
 
 
 def write_text(path: Path, text: str) -> None:
@@ -447,6 +492,394 @@ def numbers_tex(vid: dict, device_short: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------
+# Section 3: Ruder et al. (the computations of notebooks/02_ruder_temporal.ipynb)
+# ------------------------------------------------------------------------------------------
+
+FLOW_NAMES = {"deepflow": "DeepFlow", "dis": "DIS", "farneback": "Farnebäck", "raft": "RAFT"}  # figures
+FLOW_TEX = {"deepflow": "DeepFlow", "dis": "DIS", "farneback": r"Farneb\"ack", "raft": "RAFT"}  # tables, text
+RUNS = ("per-frame Gatys", "Ruder", "warped init only")  # the clip's three stylizations, in table order
+
+
+def resolved_weight(s: RuderSettings) -> float:
+    from vstlib.ruder import RuderConfig
+
+    return float(RuderConfig().temporal_weight if s.temporal_weight is None else s.temporal_weight)
+
+
+def weight_tex(x: float) -> str:
+    """``$10^{5}$`` for a power of ten, else :func:`sci` (``$1.50\\times10^{4}$``), for text and tables."""
+    if x > 0 and math.isclose(10 ** round(math.log10(x)), x, rel_tol=1e-9):
+        return f"$10^{{{round(math.log10(x))}}}$"
+    return sci(x) if x != 0 and not 1e-3 <= abs(x) < 1e4 else f"${num(x)}$"
+
+
+def precision_recall(flagged: np.ndarray, occluded: np.ndarray) -> tuple[float, float]:
+    """Of the pixels a mask flags, the fraction truly occluded; of the occluded, the fraction flagged."""
+    hits = float((flagged & occluded).sum())
+    return hits / max(float(flagged.sum()), 1.0), hits / max(float(occluded.sum()), 1.0)
+
+
+def run_flow_study(s: RuderSettings) -> dict:
+    """Flow backends on the Sintel pairs 1->2 (figure, EPE) and 2<->3 (occlusion masks), as the
+    notebook's sections 1 and 2. Every backend estimates three flows (1->2, 2->3, 3->2) one after
+    the other with OpenCV's default threading; its time per pair is their mean."""
+    from vstlib import flow
+
+    frame1, frame2, true_12 = flow.sintel_pair(s.sintel_scene, 1)
+    f2, f3, true_23 = flow.sintel_pair(s.sintel_scene, 2)
+    occluded = flow.sintel_occlusions(s.sintel_scene, 2)  # pixels of frame 2 hidden in frame 3
+    h, w = frame1.shape[:2]
+    log(f"[ruder 1/2] flow: MPI-Sintel {s.sintel_scene} (clean, {w}x{h} px), "
+        f"{', '.join(FLOW_NAMES[m] for m in s.flow_backends)}: pairs 1->2, 2->3, 3->2")
+    est, forward, seconds, epe12, epe23, masks = {}, {}, {}, {}, {}, {}
+    for method in s.flow_backends:
+        times = []
+        pairs = [(frame1, frame2), (f2, f3), (f3, f2)]
+        flows = []
+        for a, b in pairs:
+            t0 = time.perf_counter()
+            flows.append(flow.estimate_flow(a, b, method))
+            times.append(time.perf_counter() - t0)
+        est[method], forward[method], backward = flows
+        seconds[method] = float(np.mean(times))
+        epe12[method] = flow.endpoint_error(est[method], true_12)
+        epe23[method] = flow.endpoint_error(forward[method], true_23)
+        reliable = flow.occlusion_mask(forward[method], backward)  # 1 = reliable, in frame 2
+        masks[method] = {"unreliable": reliable < 0.5,
+                         "consistency": flow.occlusion_mask(forward[method], backward, motion_boundaries=False) < 0.5}
+        log(f"      {method:10} EPE 1->2 {epe12[method]:.3f} px, 2->3 {epe23[method]:.3f} px, "
+            f"{seconds[method]:.2f} s per pair")
+    zero = np.zeros_like(true_12)
+    epe12["zero"] = flow.endpoint_error(zero, true_12)
+    epe23["zero"] = flow.endpoint_error(np.zeros_like(true_23), true_23)
+    occl = {m: {k: (float(v.mean()), *precision_recall(v, occluded)) for k, v in mk.items()}
+            for m, mk in masks.items()}  # (flagged fraction, precision, recall)
+    warped = flow.warp(f3, forward[s.flow])  # frame 3 moved onto frame 2
+    before = np.abs(f2.astype(np.float64) - f3).mean(axis=2)  # gray levels
+    after = np.abs(f2.astype(np.float64) - warped).mean(axis=2)
+    unreliable = masks[s.flow]["unreliable"]
+    return {
+        "frame1": frame1, "true_12": true_12, "estimates": est, "hw": (h, w), "seconds": seconds,
+        "epe12": epe12, "epe23": epe23, "occluded": occluded, "occl": occl, "unreliable": unreliable,
+        "before": before, "after": after,
+        "diff_before": float(before.mean()), "diff_after": float(after.mean()),
+        "diff_reliable": float(after[~unreliable].mean()) if (~unreliable).any() else math.nan,
+        "diff_unreliable": float(after[unreliable].mean()) if unreliable.any() else math.nan,
+    }
+
+
+def run_ruder_clip(s: RuderSettings, device) -> dict:
+    """Per-frame Gatys, Ruder and "warped init only" on one clip, scored by the temporal metrics
+    and one Gatys style evaluator, as the notebook's sections 3 and 4."""
+    import torch
+    from vstlib import flow, io, metrics, probe_video, read_frames
+    from vstlib.data import fetch
+    from vstlib.gatys import GatysConfig, GatysStylizer, load_style
+    from vstlib.ruder import RuderConfig, RuderStylizer, needed_pairs, stylize_clip
+
+    clip = fetch(s.clip)
+    info = probe_video(clip)
+    last = s.clip_start + (s.frames - 1) * s.clip_every
+    if s.frames < 2 or last >= info.n_frames:
+        raise SystemExit(f"error: '{s.clip}' has {info.n_frames} frames; {s.frames} frames from frame {s.clip_start}, "
+                         f"every {s.clip_every}, need {last + 1} (and at least 2 frames)")
+    frames_u8 = list(read_frames(clip, max_side=s.side, start=s.clip_start, end=last + 1, step=s.clip_every))
+    if len(frames_u8) != s.frames:
+        raise RuntimeError(f"read {len(frames_u8)} frames from {s.clip}, expected {s.frames}")
+    frames = [io.to_tensor(f).to(device) for f in frames_u8]
+    n, (fh, fw) = len(frames), frames_u8[0].shape[:2]
+    fps = info.fps / s.clip_every
+    style = load_style(fetch(s.style))
+    gatys_config = GatysConfig(iters=s.iters, seed=s.seed)
+    ruder_config = RuderConfig(gatys=gatys_config, frame_iters=s.frame_iters, flow=s.flow,
+                               temporal_weight=resolved_weight(s))
+    variants = {"Ruder": ruder_config, "warped init only": ruder_config.replace(temporal_weight=0.0)}
+    log(f"[ruder 2/2] clip: {Path(s.clip).name}, {n} frames from frame {s.clip_start}, every {s.clip_every} "
+        f"({fps:g} fps), {fw}x{fh} px; per-frame Gatys {s.iters} iterations per frame; Ruder "
+        f"{s.iters} + {s.frame_iters} per later frame, temporal weight {ruder_config.temporal_weight:g}; {s.flow} flow")
+    with tempfile.TemporaryDirectory(prefix="vstlib-figures-flow-") as cache:
+        # A private flow cache: the timing below is a real computation, and the metrics reuse the flows.
+        t0 = time.perf_counter()
+        pairs = needed_pairs(n, ruder_config)
+        flows = flow.compute_flows(frames_u8, pairs, method=s.flow, cache_dir=cache, progress=False)
+        flow_seconds = time.perf_counter() - t0
+        log(f"      {len(pairs)} flows in {flow_seconds:.2f} s")
+        outputs, seconds = {}, {}
+        torch.manual_seed(s.seed)
+        t0 = time.perf_counter()
+        baseline = GatysStylizer(style, gatys_config, device=device)
+        with Progress(n, "per-frame gatys") as bar:
+            out = []
+            for f in frames:
+                out.append(baseline(f).image)
+                bar.update(1)
+        outputs["per-frame Gatys"] = out
+        seconds["per-frame Gatys"] = time.perf_counter() - t0
+        for name, config in variants.items():
+            torch.manual_seed(s.seed)
+            t0 = time.perf_counter()
+            with Progress(n, name) as bar:
+                outputs[name] = stylize_clip(frames, RuderStylizer(style, config, device=device), flows,
+                                             progress=bar).frames
+            seconds[name] = time.perf_counter() - t0
+        errors = {name: metrics.temporal_errors(frames_u8, out, flow=s.flow, cache_dir=cache)
+                  for name, out in outputs.items()}
+        input_errors = metrics.temporal_errors(frames_u8, frames_u8, flow=s.flow, cache_dir=cache)
+    style_loss = {}
+    for name, out in outputs.items():  # the Gatys style term alone, the same evaluator for every run
+        losses = []
+        for content, image in zip(frames, out):
+            baseline.set_content(content)
+            losses.append(baseline.loss_parts(image)["style"])
+        style_loss[name] = float(np.mean(losses))
+    summary = {name: e.summary() for name, e in errors.items()}
+    base = summary["per-frame Gatys"]["warping_error"]
+    for name in RUNS:
+        log(f"      {name:18} E_warp {summary[name]['warping_error']:.5f} "
+            f"(x{summary[name]['warping_error'] / max(base, 1e-30):.2f}), style loss {style_loss[name]:.4g}, "
+            f"{seconds[name]:.1f} s")
+    return {
+        "config": ruder_config, "n": n, "hw": (fh, fw), "fps": fps, "src_fps": info.fps,
+        "flow_pairs": len(pairs), "flow_seconds": flow_seconds,
+        "frames": [f.cpu() for f in frames], "outputs": {k: [o.detach().cpu() for o in v] for k, v in outputs.items()},
+        "errors": errors, "summary": summary, "input": input_errors.summary(), "input_errors": input_errors,
+        "style_loss": style_loss,
+        "seconds": seconds,
+    }
+
+
+def _titles(fig, fontsize: float) -> None:
+    """Title size for a figure scaled to the page (vstlib.plotting.show_images uses 10 pt)."""
+    for ax in fig.axes:
+        ax.title.set_fontsize(fontsize)
+    fig.tight_layout(pad=0.3, w_pad=0.4, h_pad=0.6)
+
+
+def figure_flow(fl: dict, s: RuderSettings):
+    """As the notebook: frame 1, true flow, the estimates (one colour scale), the colour wheel."""
+    from vstlib import flow
+    from vstlib.plotting import show_images
+
+    scale = float(np.linalg.norm(fl["true_12"], axis=2).max())  # one colour scale for all
+    est = fl["estimates"]
+    images = ([fl["frame1"], flow.flow_to_color(fl["true_12"], scale)]
+              + [flow.flow_to_color(est[m], scale) for m in est] + [flow.color_wheel()])
+    titles = ([f"Sintel {s.sintel_scene}, frame 1", "true flow 1→2"]
+              + [f"{FLOW_NAMES[m]}: EPE {fl['epe12'][m]:.2f} px" for m in est] + ["direction (wheel)"])
+    fig = show_images(images, titles, ncols=3, size=1.5)
+    _titles(fig, 12)
+    return fig
+
+
+def figure_occlusion(fl: dict, s: RuderSettings):
+    """As the notebook: frame differences before / after warping, true and estimated occlusions."""
+    from vstlib.plotting import show_images
+
+    flagged, p, r = fl["occl"][s.flow]["unreliable"]
+    images = [np.clip(fl["before"] / 64, 0, 1), np.clip(fl["after"] / 64, 0, 1), fl["occluded"].astype(float),
+              fl["unreliable"].astype(float)]
+    titles = [f"|frame 2 − frame 3| (mean {fl['diff_before']:.1f})",
+              f"|frame 2 − warped frame 3| (mean {fl['diff_after']:.1f})",
+              f"true occlusions (Sintel): {fl['occluded'].mean():.1%}",
+              f"unreliable ({FLOW_NAMES[s.flow]}): P {p:.2f}, R {r:.2f}"]
+    fig = show_images(images, titles, ncols=2, size=1.5)
+    _titles(fig, 10)
+    return fig
+
+
+def figure_ruder_flicker(rd: dict):
+    """E_warp per frame pair (log scale), one line per run; the input clip's as a grey dotted reference."""
+    import matplotlib.pyplot as plt
+    from vstlib.plotting import plot_frame_differences
+
+    fig, ax = plt.subplots(figsize=(3.3, 2.45))
+    curves = {name: rd["errors"][name].warping_error for name in RUNS}
+    plot_frame_differences(curves, fps=rd["fps"], logy=True, ax=ax)
+    for line, (ls, marker) in zip(ax.get_lines(), (("-", "o"), ("-", "s"), ("--", "^"))):
+        line.set_linestyle(ls)  # Ruder and warped init only can coincide (few iterations): keep both visible
+        line.set_marker(marker if len(line.get_xdata()) <= 24 else "")
+        line.set_markerfacecolor("none")
+    ref = np.asarray(rd["input_errors"].warping_error, dtype=float)
+    ax.plot(np.arange(1, len(ref) + 1) / rd["fps"], ref, color="0.55", ls=":", lw=1.0,
+            label=f"input clip (mean {ref.mean():.4f})")
+    ax.set_ylabel("$E_{warp}$ (pair $t$, $t+1$)")
+    values = np.concatenate([np.asarray(c, dtype=float) for c in curves.values()] + [ref])
+    values = values[values > 0]
+    if values.size:
+        ax.set_ylim(values.min() / 3, values.max() * 30)  # room for the legend above the curves
+    _compact(ax, "upper left")
+    return fig
+
+
+def figure_ruder_frames(rd: dict):
+    """As the notebook: rows input / per-frame Gatys / Ruder, columns first / middle / last frame."""
+    from vstlib.plotting import show_images
+
+    n = rd["n"]
+    show = [0, n // 2, n - 1]
+    rows = (("input", rd["frames"]), ("per-frame", rd["outputs"]["per-frame Gatys"]), ("Ruder", rd["outputs"]["Ruder"]))
+    fig = show_images([frames[t] for _, frames in rows for t in show],
+                      [f"{label} {t}" for label, _ in rows for t in show], ncols=3, size=1.4)
+    _titles(fig, 16)
+    return fig
+
+
+def ruder_table_tex(s: RuderSettings, rd: dict, device_long: str) -> str:
+    import torch
+    from vstlib import __version__
+
+    summ, base = rd["summary"], rd["summary"]["per-frame Gatys"]["warping_error"]
+    fh, fw = rd["hw"]
+    last = s.clip_start + (rd["n"] - 1) * s.clip_every
+    labels = {"per-frame Gatys": "Per-frame Gatys", "Ruder": "Ruder", "warped init only": "Warped init only"}
+    iters = {"per-frame Gatys": f"{s.iters}", "Ruder": f"{s.iters} / {s.frame_iters}",
+             "warped init only": f"{s.iters} / {s.frame_iters}"}  # first frame / later frames
+    weights = {"per-frame Gatys": "--", "Ruder": weight_tex(rd["config"].temporal_weight), "warped init only": "0"}
+
+    def row(name: str) -> str:
+        m = summ[name]
+        return " & ".join([labels[name], iters[name], weights[name], sci(m["warping_error"]),
+                           num(m["warping_error"] / base), sci(m["masked_mse"]), sci(m["luminance_error"]),
+                           sci(rd["style_loss"][name]), num(rd["seconds"][name])]) + r" \\"
+
+    inp = rd["input"]
+    ncol = 9
+    note = (lambda text: rf"\multicolumn{{{ncol}}}{{@{{}}p{{\linewidth}}@{{}}}}{{\footnotesize {text}}} \\")
+    lines = [
+        "% Generated by report/make_figures.py; do not edit (rerun `make figures`).",
+        r"\begin{tabular*}{\linewidth}{@{\extracolsep{\fill}}lllrrrrrr@{}}",
+        r"\toprule",
+        r"Run & Iterations & $\gamma$ & $E_{warp}$ & Ratio & Masked MSE & Luminance & Style loss & Seconds \\",
+        r"\midrule",
+        *(row(name) for name in RUNS),
+        " & ".join(["Input clip", "--", "--", sci(inp["warping_error"]), num(inp["warping_error"] / base),
+                    sci(inp["masked_mse"]), sci(inp["luminance_error"]), "--", "--"]) + r" \\",
+        r"\midrule",
+        note(f"Iterations: first frame / later frames. "
+             f"Clip \\texttt{{{tex(Path(s.clip).name)}}}, frames {s.clip_start}, {s.clip_start + s.clip_every}, "
+             f"\\dots, {last} ({rd['n']} frames at {rd['fps']:g}\\,fps), {fw}$\\times${fh} px; style: "
+             f"{tex(style_label(s.style))}; Gatys weights and layers as in Table~\\ref{{tab:gatys}}, "
+             f"L-BFGS from the content (first frames) or the warped previous output (later frames), seed {s.seed}."),
+        note(f"Flow and masks: {FLOW_TEX[s.flow]} on the input frames ({rd['flow_pairs']} pairs in "
+             f"{num(rd['flow_seconds'])}\\,s, not included in the seconds above). Means over the "
+             f"{rd['n'] - 1} frame pairs; images in $[0,1]$."),
+        note(f"{tex(device_long)}; PyTorch {tex(torch.__version__)}, \\vstlib{{}} {tex(__version__)}"
+             f"{'; smoke settings (not meaningful)' if s.smoke else ''}."),
+        r"\bottomrule",
+        r"\end{tabular*}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def flow_table_tex(s: RuderSettings, fl: dict, device_long: str) -> str:
+    import cv2
+    from vstlib.flow import flow_params
+
+    h, w = fl["hw"]
+
+    def label(m: str) -> str:
+        preset = flow_params(m).get("preset") if m == "dis" else None
+        return FLOW_TEX[m] + (f" ({tex(preset)})" if preset else "")
+
+    def pct(x: float) -> str:
+        return num(100 * x, 2) + r"\%"
+
+    rows = []
+    for m in s.flow_backends:
+        flagged, p, r = fl["occl"][m]["unreliable"]
+        rows.append(" & ".join([label(m), num(fl["epe12"][m]), num(fl["epe23"][m]), num(fl["seconds"][m]),
+                                pct(flagged), num(p, 2), num(r, 2)]) + r" \\")
+    rows.append(" & ".join(["Zero flow", num(fl["epe12"]["zero"]), num(fl["epe23"]["zero"]), "--", "--", "--", "--"])
+                + r" \\")
+    flagged, p, r = fl["occl"][s.flow]["consistency"]
+    rows_cons = " & ".join([f"{FLOW_TEX[s.flow]}, consistency only", "--", "--", "--", pct(flagged),
+                            num(p, 2), num(r, 2)]) + r" \\"
+    ncol = 7
+    note = (lambda text: rf"\multicolumn{{{ncol}}}{{@{{}}p{{\linewidth}}@{{}}}}{{\footnotesize {text}}} \\")
+    lines = [
+        "% Generated by report/make_figures.py; do not edit (rerun `make figures`).",
+        r"\begin{tabular*}{\linewidth}{@{\extracolsep{\fill}}lrrrrrr@{}}",
+        r"\toprule",
+        r" & \multicolumn{2}{c}{EPE (px)} & & \multicolumn{3}{c}{Unreliable pixels, frame 2} \\",
+        r"\cmidrule(lr){2-3}\cmidrule(l){5-7}",
+        r"Flow & 1$\to$2 & 2$\to$3 & Seconds per pair & Flagged & Precision & Recall \\",
+        r"\midrule",
+        *rows,
+        r"\midrule",
+        rows_cons,
+        r"\midrule",
+        note(f"MPI-Sintel \\texttt{{{tex(s.sintel_scene)}}}, clean render, {w}$\\times${h} px. Seconds: mean over "
+             f"the pairs 1$\\to$2, 2$\\to$3, 3$\\to$2, one at a time, OpenCV {tex(cv2.__version__)} with its "
+             f"default threading. Unreliable: $c=0$ from the forward and backward flow of frames 2 and 3 "
+             f"(consistency check and motion boundaries; last row: the consistency check alone); precision and "
+             f"recall against Sintel's occlusion map "
+             f"({pct(float(fl['occluded'].mean()))} of the pixels occluded)."),
+        note(f"{tex(device_long)}{'; smoke settings' if s.smoke else ''}."),
+        r"\bottomrule",
+        r"\end{tabular*}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def ruder_numbers_tex(s: RuderSettings, fl: dict, rd: dict, device_short: str) -> str:
+    summ = rd["summary"]
+    e = {name: summ[name]["warping_error"] for name in RUNS}
+    base = max(e["per-frame Gatys"], 1e-30)
+    fh, fw = rd["hw"]
+    flagged, p, r = fl["occl"][s.flow]["unreliable"]
+    c_flagged, c_p, c_r = fl["occl"][s.flow]["consistency"]
+    macros = {
+        "RuderClip": rf"\texttt{{{tex(Path(s.clip).name)}}}",
+        "RuderFrames": str(rd["n"]),
+        "RuderFirstFrame": str(s.clip_start),
+        "RuderEvery": str(s.clip_every),
+        "RuderFps": f"{rd['fps']:g}",
+        "RuderSize": f"{fw}$\\times${fh}",
+        "RuderIters": str(s.iters),
+        "RuderFrameIters": str(s.frame_iters),
+        "RuderTemporalWeight": weight_tex(rd["config"].temporal_weight),
+        "RuderFlow": FLOW_TEX[s.flow],
+        "RuderFlowPairs": str(rd["flow_pairs"]),
+        "RuderFlowSeconds": num(rd["flow_seconds"]),
+        "RuderEwarpInput": num(rd["input"]["warping_error"]),
+        "RuderEwarpGatys": num(e["per-frame Gatys"]),
+        "RuderEwarpRuder": num(e["Ruder"]),
+        "RuderEwarpInit": num(e["warped init only"]),
+        "RuderEwarpRatio": num(e["Ruder"] / base),
+        "RuderEwarpInitRatio": num(e["warped init only"] / base),
+        "RuderStyleRatio": num(rd["style_loss"]["Ruder"] / max(rd["style_loss"]["per-frame Gatys"], 1e-30)),
+        "RuderInitStyleRatio": num(rd["style_loss"]["warped init only"]
+                                   / max(rd["style_loss"]["per-frame Gatys"], 1e-30)),
+        "RuderSecondsGatys": num(rd["seconds"]["per-frame Gatys"]),
+        "RuderSecondsRuder": num(rd["seconds"]["Ruder"]),
+        "RuderTimeRatio": num(rd["seconds"]["Ruder"] / max(rd["seconds"]["per-frame Gatys"], 1e-30)),
+        "RuderEpeDeepflow": num(fl["epe12"].get("deepflow", math.nan)),
+        "RuderEpeDis": num(fl["epe12"].get("dis", math.nan)),
+        "RuderEpeFarneback": num(fl["epe12"].get("farneback", math.nan)),
+        "RuderEpeZero": num(fl["epe12"]["zero"]),
+        "RuderFlowSecDeepflow": num(fl["seconds"].get("deepflow", math.nan)),
+        "RuderFlowSecDis": num(fl["seconds"].get("dis", math.nan)),
+        "RuderFlowSecFarneback": num(fl["seconds"].get("farneback", math.nan)),
+        "RuderOccTrue": num(100 * float(fl["occluded"].mean()), 2) + r"\%",
+        "RuderOccFlagged": num(100 * flagged, 2) + r"\%",
+        "RuderOccPrecision": num(p, 2),
+        "RuderOccRecall": num(r, 2),
+        "RuderOccConsFlagged": num(100 * c_flagged, 2) + r"\%",
+        "RuderOccConsPrecision": num(c_p, 2),
+        "RuderOccConsRecall": num(c_r, 2),
+        "RuderDiffBefore": num(fl["diff_before"]),
+        "RuderDiffAfter": num(fl["diff_after"]),
+        "RuderDiffReliable": num(fl["diff_reliable"]),
+        "RuderDevice": tex(device_short),
+        "RuderSmokeNote": r" \emph{(smoke settings: these numbers are not meaningful)}" if s.smoke else "",
+    }
+    return "\n".join(["% Generated by report/make_figures.py; do not edit (rerun `make figures`)."]
+                     + [f"\\newcommand{{\\{k}}}{{{v}}}" for k, v in macros.items()] + [""])
+
+
+# ------------------------------------------------------------------------------------------
 # Main
 # ------------------------------------------------------------------------------------------
 
@@ -458,19 +891,27 @@ def parse_args(argv=None) -> argparse.Namespace:
                     + ", ".join(FILES) + ". Run from the repository root.",
         epilog=f"Full quality: {FULL.photo} at {FULL.image_side} px with {FULL.iters} iterations "
                f"(+{FULL.coarse_iters} at half size), and {FULL.video_frames} frames of "
-               f"{Path(FULL.video).name} at {FULL.video_side} px with {FULL.video_iters} iterations each: "
-               "about 20 min on an otherwise idle 2-core CPU (the script prints an estimate). "
+               f"{Path(FULL.video).name} at {FULL.video_side} px with {FULL.video_iters} iterations each "
+               "(about 20 min on an otherwise idle 2-core CPU); Ruder section: "
+               f"{RUDER_FULL.frames} frames of {Path(RUDER_FULL.clip).name} at {RUDER_FULL.side} px, "
+               f"{RUDER_FULL.iters} iterations per per-frame Gatys frame, {RUDER_FULL.frame_iters} per later Ruder "
+               "frame, three runs (an estimated 15 min on a 2-core CPU). "
                f"--smoke (or SMOKE=1 / VSTLIB_SMOKE=1): {SMOKE.image_side} px, {SMOKE.iters} iterations, "
                f"{SMOKE.video_frames} frames at {SMOKE.video_side} px with {SMOKE.video_iters} iterations; "
-               "under a minute on a CPU. Sample data: set VSTLIB_DATA_DIR to a local mirror when offline.",
+               f"Ruder {RUDER_SMOKE.frames} frames at {RUDER_SMOKE.side} px, {RUDER_SMOKE.iters} / "
+               f"{RUDER_SMOKE.frame_iters} iterations; about a minute on a CPU. "
+               "Sample data: set VSTLIB_DATA_DIR to a local mirror when offline.",
     )
     p.add_argument("--smoke", action="store_true",
                    help="tiny sizes and iterations (also when SMOKE=1 or VSTLIB_SMOKE=1 is set)")
+    p.add_argument("--only", choices=SECTIONS,
+                   help="regenerate one section's files only (gatys: gatys_*, ruder: ruder_*; default: all)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
                    help="output folder, created if missing (default: report/figures)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps or auto (default: auto)")
     p.add_argument("--seed", type=int, default=FULL.seed, help=f"random seed (default: {FULL.seed})")
-    g = p.add_argument_group("overrides (recorded in the table; default: the full / smoke setting)")
+    g = p.add_argument_group("overrides of the Gatys section "
+                             "(recorded in the table; default: the full / smoke setting)")
     g.add_argument("--photo", choices=("astronaut", "chelsea", "coffee", "rocket"),
                    help=f"scikit-image content photo ({FULL.photo})")
     g.add_argument("--image-size", type=int, metavar="PX",
@@ -484,6 +925,22 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help=f"longer side of the video frames ({FULL.video_side} / {SMOKE.video_side})")
     g.add_argument("--video-iters", type=int, metavar="N",
                    help=f"iterations per video frame ({FULL.video_iters} / {SMOKE.video_iters})")
+    r = p.add_argument_group("overrides of the Ruder section (recorded in its table)")
+    r.add_argument("--ruder-frames", type=int, metavar="N",
+                   help=f"clip frames, every {RUDER_FULL.clip_every}nd from frame {RUDER_FULL.clip_start} "
+                        f"({RUDER_FULL.frames} / {RUDER_SMOKE.frames})")
+    r.add_argument("--ruder-size", type=int, metavar="PX",
+                   help=f"longer side of the clip frames ({RUDER_FULL.side} / {RUDER_SMOKE.side})")
+    r.add_argument("--ruder-iters", type=int, metavar="N",
+                   help=f"iterations per frame of per-frame Gatys and of the first Ruder frame "
+                        f"({RUDER_FULL.iters} / {RUDER_SMOKE.iters})")
+    r.add_argument("--ruder-frame-iters", type=int, metavar="N",
+                   help=f"iterations per later Ruder frame ({RUDER_FULL.frame_iters} / {RUDER_SMOKE.frame_iters}; "
+                        "with --ruder-iters alone: a third of it)")
+    r.add_argument("--temporal-weight", type=float, metavar="W",
+                   help="Ruder's temporal weight (default: vstlib.ruder.RuderConfig's)")
+    r.add_argument("--flow", choices=RUDER_FULL.flow_backends,
+                   help=f"flow of the Ruder runs and the metrics ({RUDER_FULL.flow})")
     return p.parse_args(argv)
 
 
@@ -495,9 +952,75 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return replace(s, seed=args.seed, **{k: v for k, v in overrides.items() if v is not None})
 
 
+def ruder_settings_from(args: argparse.Namespace) -> RuderSettings:
+    r = RUDER_SMOKE if (args.smoke or env_smoke()) else RUDER_FULL
+    frame_iters = args.ruder_frame_iters
+    if frame_iters is None and args.ruder_iters is not None:
+        frame_iters = max(1, args.ruder_iters // 3)  # the notebook's rule
+    overrides = {"frames": args.ruder_frames, "side": args.ruder_size, "iters": args.ruder_iters,
+                 "frame_iters": frame_iters, "temporal_weight": args.temporal_weight, "flow": args.flow}
+    return replace(r, seed=args.seed, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def make_gatys(s: Settings, device, out: Path, device_short: str, device_long: str) -> None:
+    """Section 2: the image and the per-frame video run, their figures, table and numbers."""
+    img = run_image(s, device)
+    log(f"      {img['wall']:.1f} s, {img['sec_per_iter']:.3f} s/iteration at full size, "
+        f"final loss {img['final_loss']:.4g}")
+    save_figure(figure_image_panel(img["content"], img["style"], img["result"]), out / "gatys_image.png", dpi=150)
+    log(f"wrote {out / 'gatys_image.png'}")
+    save_figure(figure_loss(img["res"], s.scales, img["hw"]), out / "gatys_loss.pdf")
+    log(f"wrote {out / 'gatys_loss.pdf'}")
+
+    vid = run_video(s, device, img["sec_per_iter"], img["hw"][0] * img["hw"][1])
+    log(f"      {vid['wall']:.1f} s, {vid['sec_per_frame']:.2f} s/frame; flicker in {vid['flicker_in']:.4f}, "
+        f"out {vid['flicker_out']:.4f}, ratio {vid['ratio']:.2f}")
+    curves = {"input": vid["d_in"], "stylised (per frame)": vid["d_out"]}
+    save_figure(figure_flicker(curves, vid["fps"]), out / "gatys_flicker.png", dpi=200)
+    log(f"wrote {out / 'gatys_flicker.png'}")
+
+    write_text(out / "gatys_table.tex", table_tex(s, img, vid, device_long))
+    log(f"wrote {out / 'gatys_table.tex'}")
+    write_text(out / "gatys_numbers.tex", numbers_tex(vid, device_short))
+    log(f"wrote {out / 'gatys_numbers.tex'}")
+
+
+def make_ruder(r: RuderSettings, device, out: Path) -> None:
+    """Section 3: the flow study on MPI-Sintel and the three stylizations of one clip."""
+    import torch
+
+    threads = torch.get_num_threads()
+    if r.smoke and device.type == "cpu":
+        torch.set_num_threads(1)  # thumbnails: OpenMP threads cost more than they bring on a busy CPU
+    try:
+        r = replace(r, temporal_weight=resolved_weight(r))
+        short, long = describe_device(device)  # after the thread count is set: the table records it
+        fl = run_flow_study(r)
+        save_figure(figure_flow(fl, r), out / "ruder_flow.png", dpi=150)
+        log(f"wrote {out / 'ruder_flow.png'}")
+        save_figure(figure_occlusion(fl, r), out / "ruder_occlusion.png", dpi=150)
+        log(f"wrote {out / 'ruder_occlusion.png'}")
+        write_text(out / "ruder_flow_table.tex", flow_table_tex(r, fl, long))
+        log(f"wrote {out / 'ruder_flow_table.tex'}")
+
+        rd = run_ruder_clip(r, device)
+        save_figure(figure_ruder_flicker(rd), out / "ruder_flicker.pdf")
+        log(f"wrote {out / 'ruder_flicker.pdf'}")
+        save_figure(figure_ruder_frames(rd), out / "ruder_frames.png", dpi=150)
+        log(f"wrote {out / 'ruder_frames.png'}")
+        write_text(out / "ruder_table.tex", ruder_table_tex(r, rd, long))
+        log(f"wrote {out / 'ruder_table.tex'}")
+        write_text(out / "ruder_numbers.tex", ruder_numbers_tex(r, fl, rd, short))
+        log(f"wrote {out / 'ruder_numbers.tex'}")
+    finally:
+        torch.set_num_threads(threads)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     s = settings_from(args)
+    r = ruder_settings_from(args)
+    sections = (args.only,) if args.only else SECTIONS
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
 
@@ -516,36 +1039,23 @@ def main(argv=None) -> int:
     np.random.seed(s.seed)
     short, long = describe_device(device)
     mode = "SMOKE (quick, low quality)" if s.smoke else "full quality"
-    log(f"make_figures: {mode} on {long}; torch {torch.__version__}; writing to {out}")
+    log(f"make_figures: {mode}, sections {', '.join(sections)}, on {long}; torch {torch.__version__}; "
+        f"writing to {out}")
     if not s.smoke and device.type == "cpu":
-        log("      full quality on a CPU takes tens of minutes (the video dominates); --smoke for a quick check")
+        log("      full quality on a CPU takes tens of minutes per section; --smoke for a quick check")
 
     t_start = time.perf_counter()
     try:
-        img = run_image(s, device)
-        log(f"      {img['wall']:.1f} s, {img['sec_per_iter']:.3f} s/iteration at full size, "
-            f"final loss {img['final_loss']:.4g}")
-        save_figure(figure_image_panel(img["content"], img["style"], img["result"]), out / "gatys_image.png", dpi=150)
-        log(f"wrote {out / 'gatys_image.png'}")
-        save_figure(figure_loss(img["res"], s.scales, img["hw"]), out / "gatys_loss.pdf")
-        log(f"wrote {out / 'gatys_loss.pdf'}")
-
-        vid = run_video(s, device, img["sec_per_iter"], img["hw"][0] * img["hw"][1])
-        log(f"      {vid['wall']:.1f} s, {vid['sec_per_frame']:.2f} s/frame; flicker in {vid['flicker_in']:.4f}, "
-            f"out {vid['flicker_out']:.4f}, ratio {vid['ratio']:.2f}")
-        curves = {"input": vid["d_in"], "stylised (per frame)": vid["d_out"]}
-        save_figure(figure_flicker(curves, vid["fps"]), out / "gatys_flicker.png", dpi=200)
-        log(f"wrote {out / 'gatys_flicker.png'}")
+        if "gatys" in sections:
+            make_gatys(s, device, out, short, long)
+        if "ruder" in sections:
+            make_ruder(r, device, out)
     except VstError as err:
         log(f"error: {err}")
         return 1
-
-    write_text(out / "gatys_table.tex", table_tex(s, img, vid, long))
-    log(f"wrote {out / 'gatys_table.tex'}")
-    write_text(out / "gatys_numbers.tex", numbers_tex(vid, short))
-    log(f"wrote {out / 'gatys_numbers.tex'}")
+    written = [name for sec in sections for name in SECTION_FILES[sec]]
     log(f"done in {time.perf_counter() - t_start:.1f} s: " + ", ".join(
-        f"{name} ({(out / name).stat().st_size / 1024:.0f} KiB)" for name in FILES))
+        f"{name} ({(out / name).stat().st_size / 1024:.0f} KiB)" for name in written))
     return 0
 
 

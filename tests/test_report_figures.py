@@ -1,8 +1,9 @@
 """report/make_figures.py in SMOKE mode: every file report/main.tex includes is written and sane.
 
-One smoke run (about 30 s on a 2-core CPU) writes into a temporary folder; the tests below
-check each file. Needs the sample-data mirror (env VSTLIB_DATA_DIR, default ../shared/data
-next to the repository); skipped without it.
+One smoke run of both sections (about a minute on a busy 2-core CPU) writes into a temporary
+folder; the tests below check each file. Needs the sample-data mirror (env VSTLIB_DATA_DIR,
+default ../shared/data next to the repository); skipped without it. When latexmk is installed,
+the report is also built against those files.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,8 +21,22 @@ from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = REPO_ROOT / "report" / "make_figures.py"
-EXPECTED = ("gatys_image.png", "gatys_loss.pdf", "gatys_flicker.png", "gatys_table.tex", "gatys_numbers.tex")
+GATYS_FILES = ("gatys_image.png", "gatys_loss.pdf", "gatys_flicker.png", "gatys_table.tex", "gatys_numbers.tex")
+RUDER_FILES = ("ruder_flow.png", "ruder_occlusion.png", "ruder_flicker.pdf", "ruder_frames.png", "ruder_table.tex",
+               "ruder_flow_table.tex", "ruder_numbers.tex")
+EXPECTED = GATYS_FILES + RUDER_FILES
 MACROS = ("GatysFlickerIn", "GatysFlickerOut", "GatysFlickerRatio", "GatysSecondsPerFrame", "GatysDevice")
+# Ruder macros whose value is a plain decimal number (the others are text: sizes, names, device).
+RUDER_NUMERIC = ("RuderFrames", "RuderFirstFrame", "RuderEvery", "RuderFps", "RuderIters", "RuderFrameIters",
+                 "RuderFlowPairs", "RuderFlowSeconds", "RuderEwarpInput", "RuderEwarpGatys", "RuderEwarpRuder",
+                 "RuderEwarpInit", "RuderEwarpRatio", "RuderEwarpInitRatio", "RuderStyleRatio", "RuderInitStyleRatio",
+                 "RuderSecondsGatys", "RuderSecondsRuder", "RuderTimeRatio", "RuderEpeDeepflow", "RuderEpeDis",
+                 "RuderEpeFarneback", "RuderEpeZero", "RuderFlowSecDeepflow", "RuderFlowSecDis",
+                 "RuderFlowSecFarneback",
+                 "RuderOccPrecision", "RuderOccRecall", "RuderOccConsPrecision", "RuderOccConsRecall",
+                 "RuderDiffBefore", "RuderDiffAfter", "RuderDiffReliable")
+RUDER_TEXT = ("RuderClip", "RuderSize", "RuderTemporalWeight", "RuderFlow", "RuderOccTrue", "RuderOccFlagged",
+              "RuderOccConsFlagged", "RuderDevice", "RuderSmokeNote")
 
 
 def _load_script():
@@ -34,7 +50,8 @@ def _load_script():
 @pytest.fixture(scope="module")
 def figures(tmp_path_factory) -> Path:
     root = Path(os.environ.get("VSTLIB_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
-    if not (root / "video" / "bbb_adain_640x360_10s.mp4").is_file():
+    needed = ("video/bbb_adain_640x360_10s.mp4", "video/sintel_640x360_10s.mp4", "sintel/alley_1/flow/frame_0001.flo")
+    if not all((root / name).is_file() for name in needed):
         pytest.skip(f"sample data not found at {root}; set VSTLIB_DATA_DIR")
     out = tmp_path_factory.mktemp("figures")
     with pytest.MonkeyPatch.context() as mp:
@@ -49,10 +66,55 @@ def _numbers(figures: Path) -> dict[str, str]:
     return dict(re.findall(r"\\newcommand\{\\(\w+)\}\{([^}]*)\}", text))
 
 
+def _macros(path: Path) -> dict[str, str]:
+    """``{name: value}`` of a generated numbers file (values may contain braces: one macro per line)."""
+    values = {}
+    for line in path.read_text().splitlines():
+        match = re.fullmatch(r"\\newcommand\{\\(\w+)\}\{(.*)\}", line.strip())
+        if match:
+            values[match.group(1)] = match.group(2)
+    return values
+
+
+def _tex_number(cell: str) -> float:
+    """A number as the tables write it: ``0.0123``, ``12\\%`` or ``$1.23\\times10^{-4}$``."""
+    cell = cell.strip().replace("\\%", "")
+    match = re.fullmatch(r"\$?(-?[\d.]+)\\times10\^\{(-?\d+)\}\$?", cell)
+    return float(match.group(1)) * 10 ** int(match.group(2)) if match else float(cell)
+
+
+def _rows(path: Path) -> dict[str, list[str]]:
+    """The data rows of a generated tabular: ``{first cell: other cells}``."""
+    rows = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if " & " in line and line.endswith("\\\\") and not line.startswith(("%", "\\multicolumn")):
+            cells = [c.strip() for c in line[:-2].split(" & ")]
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
 def test_help_runs_quickly():
     proc = subprocess.run([sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0
-    assert "--smoke" in proc.stdout and "--out" in proc.stdout
+    assert "--smoke" in proc.stdout and "--out" in proc.stdout and "--only" in proc.stdout
+
+
+def test_only_and_ruder_settings():
+    m = _load_script()
+    assert m.FILES == EXPECTED and set(m.SECTION_FILES) == {"gatys", "ruder"}
+    assert m.parse_args([]).only is None  # default: both sections
+    assert m.parse_args(["--only", "ruder"]).only == "ruder"
+    with pytest.raises(SystemExit):
+        m.parse_args(["--only", "johnson"])
+    full = m.ruder_settings_from(m.parse_args([]))
+    if not m.env_smoke():
+        assert (full.frames, full.side, full.iters, full.frame_iters, full.flow) == (12, 256, 150, 50, "deepflow")
+        assert full.temporal_weight is None  # resolved to RuderConfig().temporal_weight when run
+    smoke = m.ruder_settings_from(m.parse_args(["--smoke"]))
+    assert (smoke.frames, smoke.side, smoke.iters, smoke.frame_iters) == (4, 64, 10, 3)
+    custom = m.ruder_settings_from(m.parse_args(["--ruder-iters", "30", "--temporal-weight", "1e4", "--seed", "3"]))
+    assert (custom.iters, custom.frame_iters, custom.temporal_weight, custom.seed) == (30, 10, 1e4, 3)
 
 
 @pytest.mark.slow
@@ -110,3 +172,117 @@ def test_numbers_file_defines_the_five_macros(figures):
     assert numeric["GatysFlickerRatio"] > 0
     assert numeric["GatysFlickerOut"] > 0 and numeric["GatysSecondsPerFrame"] > 0
     assert values["GatysDevice"].strip() and "_" not in values["GatysDevice"].replace(r"\_", "")
+
+
+
+@pytest.mark.slow
+def test_ruder_pngs_decode(figures):
+    sizes = {}
+    for name in ("ruder_flow.png", "ruder_occlusion.png", "ruder_frames.png"):
+        with Image.open(figures / name) as im:
+            im.load()
+            sizes[name] = im.size
+    w, h = sizes["ruder_flow.png"]
+    assert w >= 800 and 2.0 < w / h < 5.0  # 2 rows of 3 Sintel-shaped panels (1024x436)
+    w, h = sizes["ruder_occlusion.png"]
+    assert w >= 500 and 1.2 < w / h < 3.5  # 2 x 2
+    w, h = sizes["ruder_frames.png"]
+    assert w >= 400 and 0.8 < w / h < 2.5  # 3 x 3 frames of 16:9
+
+
+@pytest.mark.slow
+def test_ruder_flicker_pdf_is_a_pdf(figures):
+    data = (figures / "ruder_flicker.pdf").read_bytes()
+    assert data.startswith(b"%PDF") and len(data) > 1000 and b"%%EOF" in data[-64:]
+
+
+def _bare_tabular(text: str) -> None:
+    assert r"\begin{tabular" in text and r"\toprule" in text and r"\bottomrule" in text
+    assert text.rstrip().endswith((r"\end{tabular}", r"\end{tabular*}"))
+    assert r"\begin{table}" not in text and r"\caption" not in text
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("%"))
+    outside_math = re.sub(r"\$[^$]*\$", "", body)
+    assert not re.search(r"(?<!\\)_", outside_math), "unescaped underscore in the table"
+    assert not re.search(r"(?<!\\)[%#]", outside_math), "unescaped % or # in the table"
+    assert body.count("$") % 2 == 0 and body.count("{") == body.count("}")
+
+
+@pytest.mark.slow
+def test_ruder_table_rows_and_ratio(figures):
+    text = (figures / "ruder_table.tex").read_text()
+    _bare_tabular(text)
+    for needle in ("E_{warp}", "Masked MSE", "Luminance", "Style loss", "Seconds", "sintel\\_640x360\\_10s.mp4",
+                   "DeepFlow", "PyTorch", "smoke settings"):
+        assert needle in text, needle
+    rows = _rows(figures / "ruder_table.tex")
+    assert set(rows) == {"Run", "Per-frame Gatys", "Ruder", "Warped init only", "Input clip"}
+    header = rows["Run"]
+    col = {name: header.index(name) for name in ("$E_{warp}$", "Ratio", "Masked MSE", "Luminance", "Style loss",
+                                                  "Seconds")}
+    base = _tex_number(rows["Per-frame Gatys"][col["$E_{warp}$"]])
+    assert base > 0
+    assert _tex_number(rows["Per-frame Gatys"][col["Ratio"]]) == pytest.approx(1.0)
+    for name in ("Ruder", "Warped init only", "Input clip"):
+        ewarp, ratio = (_tex_number(rows[name][col[c]]) for c in ("$E_{warp}$", "Ratio"))
+        assert ewarp > 0
+        assert ratio == pytest.approx(ewarp / base, rel=0.02), name  # 3 significant digits each
+    for name in ("Per-frame Gatys", "Ruder", "Warped init only"):
+        values = [_tex_number(rows[name][col[c]]) for c in ("Masked MSE", "Luminance", "Style loss", "Seconds")]
+        assert all(v >= 0 for v in values) and values[2] > 0 and values[3] > 0, name
+    assert rows["Warped init only"][1] == "0"  # temporal weight switched off
+    assert rows["Ruder"][0] == "10 / 3" and rows["Per-frame Gatys"][0] == "10"  # smoke iterations
+
+
+@pytest.mark.slow
+def test_flow_table_rows(figures):
+    text = (figures / "ruder_flow_table.tex").read_text()
+    _bare_tabular(text)
+    assert "alley\\_1" in text and "1024$\\times$436" in text
+    rows = _rows(figures / "ruder_flow_table.tex")
+    assert {"DeepFlow", "DIS (medium)", 'Farneb\\"ack', "Zero flow", "DeepFlow, consistency only"} <= set(rows)
+    epe = {name: _tex_number(rows[name][0]) for name in ("DeepFlow", "DIS (medium)", 'Farneb\\"ack', "Zero flow")}
+    assert epe["DeepFlow"] < epe['Farneb\\"ack'] < epe["Zero flow"] and epe["DIS (medium)"] < epe["Zero flow"]
+    for name in ("DeepFlow", "DIS (medium)", 'Farneb\\"ack'):
+        seconds, flagged, precision, recall = (_tex_number(c) for c in rows[name][2:6])
+        assert seconds > 0 and 0 < flagged < 100 and 0 <= precision <= 1 and 0 <= recall <= 1, name
+
+
+@pytest.mark.slow
+def test_ruder_numbers_define_the_macros(figures):
+    values = _macros(figures / "ruder_numbers.tex")
+    assert set(values) == set(RUDER_NUMERIC) | set(RUDER_TEXT)
+    numeric = {name: float(values[name]) for name in RUDER_NUMERIC}  # plain decimal text
+    assert all(v >= 0 for v in numeric.values())
+    assert (numeric["RuderFrames"], numeric["RuderIters"], numeric["RuderFrameIters"]) == (4, 10, 3)
+    assert values["RuderSize"] == "64$\\times$36" and values["RuderTemporalWeight"].startswith("$")
+    ratio = numeric["RuderEwarpRuder"] / numeric["RuderEwarpGatys"]
+    assert numeric["RuderEwarpRatio"] == pytest.approx(ratio, rel=0.02)
+    assert numeric["RuderEpeDeepflow"] < numeric["RuderEpeFarneback"] < numeric["RuderEpeZero"]
+    assert numeric["RuderDiffAfter"] < numeric["RuderDiffBefore"]  # warping helps
+    assert values["RuderDevice"].strip() and "smoke" in values["RuderSmokeNote"]
+    # The text quotes the same numbers as the tables.
+    rows = _rows(figures / "ruder_table.tex")
+    assert _tex_number(rows["Per-frame Gatys"][2]) == pytest.approx(numeric["RuderEwarpGatys"], rel=1e-3)
+    assert _tex_number(rows["Ruder"][3]) == pytest.approx(numeric["RuderEwarpRatio"], rel=1e-3)
+    flow_rows = _rows(figures / "ruder_flow_table.tex")
+    assert _tex_number(flow_rows["DeepFlow"][0]) == pytest.approx(numeric["RuderEpeDeepflow"], rel=1e-3)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk not installed (see report/README.md)")
+def test_report_builds_with_the_generated_files(figures, tmp_path):
+    """main.tex compiles with the smoke run's files: tables, figures and numbers are valid LaTeX."""
+    report = tmp_path / "report"
+    report.mkdir()
+    for name in ("main.tex", "references.bib", "latexmkrc"):
+        shutil.copy(REPO_ROOT / "report" / name, report / name)
+    shutil.copytree(figures, report / "figures")
+    proc = subprocess.run(["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-outdir=build",
+                           "main.tex"], cwd=report, capture_output=True, text=True, timeout=300)
+    log_path = report / "build" / "main.log"
+    log = log_path.read_text(errors="replace") if log_path.is_file() else ""
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert (report / "build" / "main.pdf").stat().st_size > 10_000
+    assert "No file figures/" not in log  # every generated file was found
+    assert not re.search(r"(Citation|Reference) `[^']+' on page \d+ undefined", log), "undefined citation or reference"
+    assert "Undefined control sequence" not in log
