@@ -80,6 +80,12 @@ def test_config_is_checked(kwargs, match):
         RuderConfig(**kwargs)
 
 
+def test_later_frames_default_to_a_third_of_the_iterations():
+    assert RuderConfig(gatys=GatysConfig(iters=300)).later_iters == 100
+    assert RuderConfig(gatys=GatysConfig(iters=2)).later_iters == 1
+    assert RuderConfig(gatys=GatysConfig(iters=300), frame_iters=7).later_iters == 7
+
+
 def test_needed_pairs_cover_long_term_offsets():
     pairs = needed_pairs(5, RuderConfig(long_term=(1, 2, 4)))
     assert (4, 0) in pairs and (0, 4) in pairs and (3, 1) in pairs and (1, 0) in pairs
@@ -93,7 +99,8 @@ def test_without_temporal_terms_ruder_is_per_frame_gatys(style):
     gcfg = GatysConfig(iters=3)
     gatys = GatysStylizer(style, gcfg)
     expected = [gatys(f).image for f in frames]
-    clip = stylize_clip(frames, RuderStylizer(style, RuderConfig(gatys=gcfg, temporal_weight=0, init="content")), flows)
+    cfg = RuderConfig(gatys=gcfg, temporal_weight=0, init="content", frame_iters=gcfg.iters)
+    clip = stylize_clip(frames, RuderStylizer(style, cfg), flows)
     for got, want in zip(clip.frames, expected):
         torch.testing.assert_close(got, want, atol=1e-6, rtol=0)
 

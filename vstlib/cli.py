@@ -125,7 +125,7 @@ def _add_stylize_options(p: argparse.ArgumentParser, demo: bool = False) -> None
                          help="temporal loss weight, in gray levels squared (default 1e5)")
         tmp.add_argument("--frame-iters", type=_number(int, 1, 100000), metavar="N",
                          help="iterations for frames after the first, which start from the warped previous "
-                              "frame (default: --iters)")
+                              "frame (default: a third of --iters)")
         tmp.add_argument("--frame-init", choices=("warped", "content", "noise"), default="warped",
                          help="start of frames after the first (default warped)")
         tmp.add_argument("--long-term", type=_offsets, default=(1,), metavar="J",
@@ -133,7 +133,7 @@ def _add_stylize_options(p: argparse.ArgumentParser, demo: bool = False) -> None
         tmp.add_argument("--passes", type=_number(int, 1, 1000), default=1, metavar="N",
                          help="multi-pass: alternate forward and backward passes (default 1)")
         tmp.add_argument("--flow-workers", type=_number(int, 1, 256), metavar="N",
-                         help="processes computing optical flow (default: one per CPU core)")
+                         help="frame pairs whose optical flow is computed at once (default: one per CPU core)")
 
     run = p.add_argument_group("running")
     run.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps or auto (default)")

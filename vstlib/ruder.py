@@ -77,7 +77,8 @@ class RuderConfig:
 
     ``gatys`` holds the per-frame objective and the first frame's optimization (all of its
     scales and iterations); later frames run ``frame_iters`` iterations at full size from
-    ``init``.
+    ``init``, by default a third of ``gatys.iters``: started from the warped previous frame,
+    that is about when they reach the loss per-frame Gatys ends with (benchmarks/RESULTS.md).
     """
 
     gatys: GatysConfig = field(default_factory=GatysConfig)
@@ -86,7 +87,7 @@ class RuderConfig:
     # to per-frame Gatys 0.95 / 0.59 / 0.07 for 1.5e3 / 1.5e4 / 1.5e5 on 5 Sintel frames at 160 px).
     temporal_weight: float = 1e5
     init: str = "warped"  # later frames: "warped" previous output, "content", or "noise"
-    frame_iters: int | None = None  # iterations for frames after the first (default gatys.iters)
+    frame_iters: int | None = None  # iterations for frames after the first (default gatys.iters // 3)
     flow: str = "deepflow"
     flow_params: tuple[tuple[str, object], ...] = ()  # backend parameters, e.g. (("preset", "fast"),)
     long_term: tuple[int, ...] = (1,)  # J: offsets of the earlier frames tied to each frame
@@ -115,7 +116,7 @@ class RuderConfig:
 
     @property
     def later_iters(self) -> int:
-        return self.frame_iters if self.frame_iters is not None else self.gatys.iters
+        return self.frame_iters if self.frame_iters is not None else max(1, self.gatys.iters // 3)
 
     def replace(self, **changes) -> RuderConfig:
         return replace(self, **changes)

@@ -86,7 +86,7 @@ def stylize_video(
             initialization, temporal loss; all frames of the range are held in memory).
         config: method settings: :class:`GatysConfig` (default) or, for ``"ruder"``, a
             :class:`~vstlib.ruder.RuderConfig` (a GatysConfig is wrapped in the default one).
-        flow_workers: ruder: processes computing optical flow (default: one per CPU core).
+        flow_workers: ruder: frame pairs whose flow is computed at once (default: one per CPU core).
         size / max_side: frame size (H, W), or the length of the longer side.
         start / duration: the part of the video to stylize, in seconds.
         every: keep every n-th frame (the output fps is divided by n).
