@@ -46,7 +46,7 @@ from vstlib.gatys import GatysConfig, GatysStylizer, load_style  # noqa: E402
 from vstlib.io import probe_video, read_frames, save_image, to_tensor  # noqa: E402
 from vstlib.metrics import temporal_errors  # noqa: E402
 from vstlib.ruder import RuderConfig, RuderStylizer, needed_pairs, stylize_clip, warp_neighbour  # noqa: E402
-from vstlib.utils import progress_bar  # noqa: E402
+from vstlib.utils import pick_device, progress_bar  # noqa: E402
 
 # Cut-free stretches (start second) found from frame differences; both clips are 24 fps.
 CLIPS = {"sintel": ("video/sintel_640x360_10s.mp4", 0.4), "tears_of_steel": ("video/tears_of_steel_640x360_10s.mp4", 3.0)}
@@ -66,6 +66,7 @@ def parse_args():
     p.add_argument("--flow", default="deepflow")
     p.add_argument("--warm-frames", type=int, default=3, help="frames on which warm start is measured")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: the best available)")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "temporal")
     args = p.parse_args()
     if args.quick:
@@ -89,14 +90,14 @@ def first_reaching(losses: list[float], target: float) -> int | None:
     return None
 
 
-def run_clip(name: str, args, style, out_dir: Path) -> dict:
+def run_clip(name: str, args, style, out_dir: Path, dev) -> dict:
     path, start_s = CLIPS[name]
     video = vdata.fetch(path)
     info = probe_video(video)
     first = int(round(start_s * info.fps))
     end = first + int(round(args.seconds * info.fps))
     frames_u8 = list(read_frames(video, max_side=args.max_side, start=first, end=end, step=args.every))
-    frames = [to_tensor(f) for f in frames_u8]
+    frames = [to_tensor(f).to(dev) for f in frames_u8]
     n = len(frames)
     h, w = frames_u8[0].shape[:2]
     print(f"\n== {name}: frames {first}..{end - 1} every {args.every} ({n} frames, {w}x{h}), style {args.style}")
@@ -110,7 +111,7 @@ def run_clip(name: str, args, style, out_dir: Path) -> dict:
     flow_s = time.perf_counter() - t0
 
     # 1. per-frame Gatys
-    gatys = GatysStylizer(style, gatys_cfg)
+    gatys = GatysStylizer(style, gatys_cfg, device=dev)
     g_out, g_final, g_curves = [], [], []
     t0 = time.perf_counter()
     for f in progress_bar(iterable=frames, desc=f"gatys {name}", unit="frame"):
@@ -121,7 +122,7 @@ def run_clip(name: str, args, style, out_dir: Path) -> dict:
     gatys_s = time.perf_counter() - t0
 
     # 2. Ruder
-    ruder = RuderStylizer(style, ruder_cfg)
+    ruder = RuderStylizer(style, ruder_cfg, device=dev)
     t0 = time.perf_counter()
     with progress_bar(total=n, desc=f"ruder {name}", unit="frame") as bar:
         clip = stylize_clip(frames, ruder, flows, progress=bar)
@@ -130,14 +131,14 @@ def run_clip(name: str, args, style, out_dir: Path) -> dict:
 
     # 3. flicker, 4. style
     errs = {k: temporal_errors(frames_u8, outs, flow=args.flow) for k, outs in (("gatys", g_out), ("ruder", r_out))}
-    evaluator = GatysStylizer(style, gatys_cfg)
+    evaluator = GatysStylizer(style, gatys_cfg, device=dev)
     style_loss = {"gatys": style_losses(evaluator, frames, g_out), "ruder": style_losses(evaluator, frames, r_out)}
 
     # 5. warm start on the pure Gatys objective
     warm = []
     picks = np.linspace(1, n - 1, min(args.warm_frames, n - 1)).round().astype(int).tolist() if n > 1 else []
     for t in sorted(set(picks)):
-        nb = warp_neighbour(r_out[t - 1], flows[(t, t - 1)], flows[(t - 1, t)])
+        nb = warp_neighbour(r_out[t - 1].to(dev), flows[(t, t - 1)], flows[(t - 1, t)])
         evaluator.set_content(frames[t])
         res = optimize_image(evaluator.objective, nb.warped, iters=args.iters)
         target = g_final[t]
@@ -195,8 +196,10 @@ def main():
         torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     style = load_style(vdata.resolve(args.style, "style"))
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, CPU"
-    rows = [run_clip(name.strip(), args, style, args.out) for name in args.clips.split(",")]
+    dev = pick_device(args.device)
+    where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "CPU"
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {where}"
+    rows = [run_clip(name.strip(), args, style, args.out, dev) for name in args.clips.split(",")]
     (args.out / "results.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
                                                        "machine": machine, "clips": rows}, indent=1))
     md = markdown(rows, args, machine)
