@@ -362,3 +362,12 @@ def test_identity_stand_in_round_trips(bbb_path):
 
     frame = next(read_frames(bbb_path, max_side=32, end=1))
     np.testing.assert_array_equal(to_array(to_tensor(frame)), frame)
+
+
+@pytest.mark.parametrize("method", ["gatys", "ruder"])
+def test_error_before_any_frame_leaves_nothing_behind(bbb_path, style_path, tmp_path, method):
+    """Frames too small for VGG19 fail on the first frame: one clear error and no cache folder."""
+    with pytest.raises(VstError, match="too small"):
+        stylize_video(bbb_path, style_path, tmp_path / "o.mp4", method, TINY, size=(10, 18), duration=0.1,
+                      device="cpu", progress=False, flow_workers=1)
+    _assert_nothing_written(tmp_path)

@@ -139,10 +139,17 @@ def stylize_video(
 
     result = VideoResult(output=output, n_frames=n_out, fps=fps, resumed_frames=0, first_frame=first, end_frame=end)
     frames = read_frames(input, size=size, max_side=max_side, start=first, end=end, step=every)
-    if method == "ruder":
-        _stylize_ruder(list(frames), style_tensor, config, dev, cache, result, progress, flow_workers)
-    else:
-        _stylize_gatys(frames, style_tensor, config, dev, cache, result, progress, f"{method} {input.name}")
+    try:
+        if method == "ruder":
+            _stylize_ruder(list(frames), style_tensor, config, dev, cache, result, progress, flow_workers)
+        else:
+            _stylize_gatys(frames, style_tensor, config, dev, cache, result, progress, f"{method} {input.name}")
+    except VstError:
+        # A mistake found before any frame was finished (frames too small for VGG, flow backend
+        # unavailable): leave nothing behind. Finished frames are kept for resuming.
+        if cache_dir is None and not any(cache.glob("*frame_*.png")):
+            shutil.rmtree(cache, ignore_errors=True)
+        raise
 
     n_cached = len(list(cache.glob("frame_*.png")))
     if n_cached < n_out:
