@@ -11,11 +11,13 @@ __version__ = "0.1.0"
 from .errors import VstError  # noqa: E402
 from .gatys import GatysConfig, GatysStylizer, stylize_image  # noqa: E402
 from .io import load_image, save_image, read_frames, probe_video, VideoWriter  # noqa: E402
-from .metrics import frame_difference  # noqa: E402
+from .metrics import frame_difference, temporal_errors  # noqa: E402
+from .ruder import RuderConfig, RuderStylizer  # noqa: E402
 from .utils import pick_device, smoke_mode  # noqa: E402
 from .video import stylize_video  # noqa: E402
 
 __all__ = [
     "VstError", "GatysConfig", "GatysStylizer", "stylize_image", "stylize_video", "load_image", "save_image",
-    "read_frames", "probe_video", "VideoWriter", "frame_difference", "pick_device", "smoke_mode", "__version__",
+    "read_frames", "probe_video", "VideoWriter", "frame_difference", "temporal_errors", "RuderConfig", "RuderStylizer",
+    "pick_device", "smoke_mode", "__version__",
 ]

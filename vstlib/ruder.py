@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,7 +34,9 @@ from torch import Tensor
 
 from .engine import PIXEL_SCALE, OptimResult, optimize_image
 from .errors import VstError
+from .flow import BACKENDS, clip_pairs, long_term_weights, occlusion_mask, warp
 from .gatys import GatysConfig, GatysStylizer
+from .io import load_image, save_image
 from .losses import FeatureLoss
 
 INITS = ("warped", "content", "noise")
@@ -96,8 +99,6 @@ class RuderConfig:
     cut_threshold: float = 0.2  # a frame with fewer reliable pixels than this starts a new shot
 
     def __post_init__(self):
-        from .flow import BACKENDS
-
         def check(ok, msg):
             if not ok:
                 raise VstError(msg)
@@ -139,8 +140,6 @@ def warp_neighbour(stylized: Tensor, flow_to: np.ndarray, flow_from: np.ndarray)
     ``flow_to``: flow t -> s (where each pixel of t is found in s); ``flow_from``: flow s -> t,
     used only for the forward-backward consistency check.
     """
-    from .flow import occlusion_mask, warp
-
     dev = stylized.device
     flow_t = torch.from_numpy(np.ascontiguousarray(flow_to)).permute(2, 0, 1)[None].to(dev)
     warped = warp(stylized, flow_t).clamp(0, 1)
@@ -194,8 +193,6 @@ class RuderStylizer:
         if not neighbours and iters is None:
             self.temporal.clear()
             return self.gatys(content, init=init, callback=callback, progress=progress)
-        from .flow import long_term_weights
-
         masks = [n.mask for n in neighbours]
         weights = long_term_weights(masks) if long_term and len(neighbours) > 1 else masks
         self.temporal.set_target([n.warped.to(self.device) for n in neighbours], [w.to(self.device) for w in weights])
@@ -224,8 +221,6 @@ def blend_start(own: Tensor, neighbour: Neighbour, blend: float) -> Tensor:
 
 def needed_pairs(n_frames: int, config: RuderConfig) -> list[tuple[int, int]]:
     """The flows a clip of ``n_frames`` needs: t -> t-j and t-j -> t for j in J."""
-    from .flow import clip_pairs
-
     return clip_pairs(n_frames, offsets=config.long_term)
 
 
@@ -256,13 +251,9 @@ def stylize_clip(frames: Sequence[Tensor], stylizer: RuderStylizer, flows: dict,
         progress: a tqdm-like bar advanced once per frame and pass.
         on_frame: ``on_frame(pass, index, image)`` after each frame (e.g. a live preview).
     """
-    from .io import load_image, save_image
-
     cfg = stylizer.config
     n, passes = len(frames), cfg.passes
     if cache is not None:
-        from pathlib import Path
-
         cache = Path(cache)
         cache.mkdir(parents=True, exist_ok=True)
     state: list[Tensor | None] = [None] * n  # latest result of each frame
