@@ -5,7 +5,7 @@
 #   make figures   regenerate report/figures/ (SMOKE=1 for the quick version)
 #   make report    build report/build/main.pdf (needs TeX: see report/README.md)
 #   make bench     benchmarks/bench_gatys_vs_pastiche.py (results: benchmarks/RESULTS.md)
-#   make bench-flow / bench-temporal   the optical flow and Ruder-vs-Gatys benchmarks
+#   make bench-flow / bench-temporal / bench-style-color   flow, Ruder-vs-Gatys, W2 and colour benchmarks
 #   make lab       open the notebooks in JupyterLab
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -17,7 +17,7 @@ ifneq ($(wildcard ../shared/data/registry.tsv),)
 export VSTLIB_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup demo test figures report bench bench-flow bench-temporal lab clean
+.PHONY: setup demo test figures report bench bench-flow bench-temporal bench-style-color lab clean
 .DEFAULT_GOAL := help
 
 help:
@@ -53,6 +53,9 @@ bench-flow: setup
 
 bench-temporal: setup
 	$(PY) benchmarks/bench_temporal.py
+
+bench-style-color: setup
+	$(PY) benchmarks/bench_style_color.py
 
 lab: setup
 	$(PY) -m pip install --quiet jupyterlab && $(VENV)/bin/jupyter lab notebooks

@@ -30,6 +30,9 @@ Section 3, Ruder et al. (``--only ruder``; the computations of notebooks/02_rude
                           precision / recall of its occlusion mask against Sintel's
     ruder_numbers.tex     the \\newcommand macros quoted in the Ruder section (\\Ruder...)
 
+Sections 5 and 7, Wasserstein style loss (``--only wasserstein``: w2_*) and colour preservation
+(``--only color``: color_*), the computations of notebooks 04 and 06: see figures_w2_color.py.
+
 Every file is written atomically (a temporary file renamed into place), so an interrupted run
 leaves the previous figures intact. Settings, device and torch version of the run are recorded
 in the table, so a figure never outlives the description of how it was made.
@@ -51,12 +54,15 @@ import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "report" / "figures"
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # figures_w2_color.py, beside this file
+from figures_w2_color import COLOR_FILES, SC_FULL, SC_SMOKE, W2_FILES  # noqa: E402
 GATYS_FILES = ("gatys_image.png", "gatys_loss.pdf", "gatys_flicker.png", "gatys_table.tex", "gatys_numbers.tex")
 RUDER_FILES = ("ruder_flow.png", "ruder_occlusion.png", "ruder_flicker.pdf", "ruder_frames.png", "ruder_table.tex",
                "ruder_flow_table.tex", "ruder_numbers.tex")
-SECTION_FILES = {"gatys": GATYS_FILES, "ruder": RUDER_FILES}
+SECTION_FILES = {"gatys": GATYS_FILES, "ruder": RUDER_FILES, "wasserstein": W2_FILES, "color": COLOR_FILES}
 SECTIONS = tuple(SECTION_FILES)
-FILES = GATYS_FILES + RUDER_FILES
+FILES = GATYS_FILES + RUDER_FILES + W2_FILES + COLOR_FILES
 
 
 @dataclass(frozen=True)
@@ -440,7 +446,7 @@ def table_tex(s: Settings, img: dict, vid: dict, device_long: str) -> str:
         ("Content layer", f"\\multicolumn{{2}}{{l}}{{{layers_tex(c.content_layers)}}}", None),
         ("Style layers", f"\\multicolumn{{2}}{{l}}{{{layers_tex(c.style_layers)}, $w_l$ = {style_w}}}", None),
         ("Weights $\\alpha$, $\\beta$, $\\gamma$",
-         f"\\multicolumn{{2}}{{l}}{{{c.content_weight:g}, {c.style_weight:g}, {c.tv_weight:g}}}", None),
+         f"\\multicolumn{{2}}{{l}}{{{c.content_weight:g}, {c.effective_style_weight:g}, {c.tv_weight:g}}}", None),
         ("VGG19", f"\\multicolumn{{2}}{{l}}{{{tex(c.weights)} weights, {tex(c.pooling)} pooling}}", None),
         ("Optimizer", f"\\multicolumn{{2}}{{l}}{{{optimizer}, initialised from the {tex(c.init)}, seed {c.seed}}}", None),
         ("Iterations", iters_img, f"{vid['config'].iters} per frame"),
@@ -899,13 +905,17 @@ def parse_args(argv=None) -> argparse.Namespace:
                f"--smoke (or SMOKE=1 / VSTLIB_SMOKE=1): {SMOKE.image_side} px, {SMOKE.iters} iterations, "
                f"{SMOKE.video_frames} frames at {SMOKE.video_side} px with {SMOKE.video_iters} iterations; "
                f"Ruder {RUDER_SMOKE.frames} frames at {RUDER_SMOKE.side} px, {RUDER_SMOKE.iters} / "
-               f"{RUDER_SMOKE.frame_iters} iterations; about a minute on a CPU. "
+               f"{RUDER_SMOKE.frame_iters} iterations; about a minute on a CPU. Wasserstein and colour sections: "
+               f"{SC_FULL.photo} at {SC_FULL.image_side} px with {SC_FULL.iters} iterations per image, "
+               f"{SC_FULL.frames} clip frames at {SC_FULL.side} px ({SC_FULL.clip_iters} / {SC_FULL.frame_iters} "
+               "iterations); about 30 min each on a 2-core CPU. "
                "Sample data: set VSTLIB_DATA_DIR to a local mirror when offline.",
     )
     p.add_argument("--smoke", action="store_true",
                    help="tiny sizes and iterations (also when SMOKE=1 or VSTLIB_SMOKE=1 is set)")
     p.add_argument("--only", choices=SECTIONS,
-                   help="regenerate one section's files only (gatys: gatys_*, ruder: ruder_*; default: all)")
+                   help="regenerate one section's files only (gatys: gatys_*, ruder: ruder_*, wasserstein: w2_*, "
+                        "color: color_*; default: all)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
                    help="output folder, created if missing (default: report/figures)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps or auto (default: auto)")
@@ -960,6 +970,25 @@ def ruder_settings_from(args: argparse.Namespace) -> RuderSettings:
     overrides = {"frames": args.ruder_frames, "side": args.ruder_size, "iters": args.ruder_iters,
                  "frame_iters": frame_iters, "temporal_weight": args.temporal_weight, "flow": args.flow}
     return replace(r, seed=args.seed, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def one_thread_if_smoke(smoke: bool, device):
+    """Thumbnails on a CPU: OpenMP threads cost more than they bring on a busy machine."""
+    import contextlib
+
+    import torch
+
+    @contextlib.contextmanager
+    def scope():
+        threads = torch.get_num_threads()
+        if smoke and device.type == "cpu":
+            torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(threads)
+
+    return scope()
 
 
 def make_gatys(s: Settings, device, out: Path, device_short: str, device_long: str) -> None:
@@ -1050,6 +1079,17 @@ def main(argv=None) -> int:
             make_gatys(s, device, out, short, long)
         if "ruder" in sections:
             make_ruder(r, device, out)
+        sc = replace(SC_SMOKE if s.smoke else SC_FULL, seed=s.seed)
+        if "wasserstein" in sections:
+            from figures_w2_color import make_wasserstein
+
+            with one_thread_if_smoke(sc.smoke, device):
+                make_wasserstein(sc, device, out)
+        if "color" in sections:
+            from figures_w2_color import make_color
+
+            with one_thread_if_smoke(sc.smoke, device):
+                make_color(sc, device, out)
     except VstError as err:
         log(f"error: {err}")
         return 1

@@ -103,7 +103,7 @@ def test_stylize_help(capsys):
     assert code == 0
     for option in ("--style", "--method", "--output", "--max-side", "--size", "--start", "--duration", "--every",
                    "--iters", "--content-weight", "--style-weight", "--device", "--cache-dir", "--keep-cache",
-                   "--quiet", "resumes"):
+                   "--quiet", "resumes", "--style-loss", "wasserstein", "--preserve-color", "luminance", "histogram"):
         assert option in out, option
 
 
@@ -157,8 +157,18 @@ BAD_INPUTS = {
                                       [_text_file("photo.png")], ["cannot read image", "photo.png"]),
     "unknown style name": (["stylize", "{png}", "--style", "mona_lisa", "-o", "out.png"], [],
                            ["mona_lisa", "starry_night_vangogh"]),
-    "unknown method": (["stylize", "{png}", "--style", STYLE, "--method", "johnson", "-o", "out.png"], [],
-                       ["unknown method 'johnson'", "gatys, ruder"]),
+    "unknown method": (["stylize", "{png}", "--style", STYLE, "--method", "reconet", "-o", "out.png"], [],
+                       ["unknown method 'reconet'", "gatys, ruder, johnson"]),
+    "johnson without a model": (["stylize", "{png}", "--method", "johnson", "-o", "out.png"], [],
+                                ["--model", "shipped"]),
+    "johnson with a missing model": (["stylize", "{png}", "--method", "johnson", "--model", "nope.pth", "-o", "out.png"],
+                                     [], ["no model 'nope.pth'"]),
+    "gatys without a style": (["stylize", "{png}", "-o", "out.png"], [], ["--style"]),
+    "train output not .pth": (["train", "--style", STYLE, "-o", "model.pt"], [], ["must end in .pth"]),
+    "train unknown content layer": (["train", "--style", STYLE, "-o", "m.pth", "--content-layers", "relu9_9"], [],
+                                    ["relu9_9"]),
+    "train missing data": (["train", "--style", STYLE, "-o", "m.pth", "--data", "no_such_folder"], [],
+                           ["no_such_folder", "not found"]),
     "ruder on an image": (["stylize", "{png}", "--style", STYLE, "--method", "ruder", "-o", "out.png"], [],
                           ["--method ruder needs a video"]),
     "bad long-term offsets": (["stylize", "{png}", "--style", STYLE, "--long-term", "2,4", "-o", "out.png"], [],
@@ -194,7 +204,10 @@ BAD_INPUTS = {
     "cache dir is a file": (["stylize", VIDEO, "--style", STYLE, "--cache-dir", "{file}", "-o", "out.mp4",
                              "--duration", "0.1"], [_text_file("cache")], ["cache", "frame cache"]),
     "unknown option": (["stylize", "{png}", "--style", STYLE, "--itres", "3"], [], ["--itres"]),
-    "missing style": (["stylize", "{png}"], [], ["--style"]),
+    "unknown style loss": (["stylize", "{png}", "--style", STYLE, "--style-loss", "histogram"], [],
+                           ["--style-loss", "gram", "wasserstein"]),
+    "unknown colour mode": (["stylize", "{png}", "--style", STYLE, "--preserve-color", "lab"], [],
+                            ["--preserve-color", "luminance", "histogram"]),
     "unknown data file": (["data", "fetch", "style/mona_lisa.jpg"], [], ["mona_lisa", "vst data list"]),
 }
 if not torch.cuda.is_available():
@@ -350,6 +363,21 @@ def test_stylize_image(capsys, workdir, chelsea_png):
     with Image.open(chelsea_png) as im:
         small = np.asarray(im.resize((48, 32), Image.BILINEAR))
     assert not np.array_equal(result, small)
+    assert folder_names(workdir) == ["out.png"]
+
+
+def test_stylize_image_wasserstein_luminance_keeps_the_colours(capsys, workdir, chelsea_png):
+    from vstlib import color
+    from vstlib.io import load_image
+
+    code, out, err = run_main(capsys, "stylize", chelsea_png, "--style", STYLE, "--iters", "3", "--max-side", "48",
+                              "--style-loss", "wasserstein", "--preserve-color", "luminance", "-o", "out.png", "-q")
+    assert code == 0, err
+    result, content = load_image(workdir / "out.png"), load_image(chelsea_png, max_side=48)
+    yiq_out, yiq_in = color.rgb_to_yiq(result), color.rgb_to_yiq(content)
+    # chroma is the photo's (8-bit rounding and clamping aside); luminance is the stylizer's
+    assert (yiq_out[:, 1:] - yiq_in[:, 1:]).abs().mean() < 0.01
+    assert (yiq_out[:, 0] - yiq_in[:, 0]).abs().mean() > 0.02
     assert folder_names(workdir) == ["out.png"]
 
 

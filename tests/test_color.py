@@ -1,5 +1,6 @@
 """Colour preservation (Gatys et al. 2016, arXiv:1606.05897): closed-form checks on small images."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -144,6 +145,31 @@ def test_color_stats_pooled_over_list_equals_concatenation():
     torch.testing.assert_close(pooled.cov, torch.cov(pixels.T, correction=0))
     mean, cov = pooled  # unpacks like a tuple
     assert mean.shape == (3,) and cov.shape == (3, 3)
+
+
+def test_color_stats_streams_uint8_frames_from_a_generator():
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(0, 256, (6 + i, 9, 3), dtype=np.uint8) for i in range(4)]
+    consumed = []
+
+    def gen():
+        for f in frames:
+            consumed.append(1)
+            yield f
+
+    pooled = color.color_stats(gen())
+    assert len(consumed) == 4
+    pixels = torch.from_numpy(np.concatenate([f.reshape(-1, 3) for f in frames]).astype(np.float64) / 255)
+    torch.testing.assert_close(pooled.mean, pixels.mean(0))
+    torch.testing.assert_close(pooled.cov, torch.cov(pixels.T, correction=0))
+    # one [H, W, 3] array is one image, not three rows of pixels
+    one = color.color_stats(frames[0])
+    torch.testing.assert_close(one.mean, torch.from_numpy(frames[0].reshape(-1, 3) / 255.0).mean(0))
+
+
+def test_color_stats_of_nothing_is_an_error():
+    with pytest.raises(ValueError, match="at least one image"):
+        color.color_stats(iter([]))
 
 
 def test_match_color_to_clip_stats_gives_one_style_for_all_frames():

@@ -79,3 +79,57 @@ def test_load_style_never_enlarges(tmp_path):
     save_image(torch.rand(1, 3, 600, gatys.STYLE_MAX_SIDE + 200), big)
     assert gatys.load_style(small).shape[-2:] == (40, 60)
     assert max(gatys.load_style(big).shape[-2:]) == gatys.STYLE_MAX_SIDE
+
+
+# --- style loss choice (Gram or Wasserstein) and colour preservation ----------------------------
+
+
+def test_style_loss_choice_and_default_weights():
+    from vstlib.losses import GramStyleLoss
+    from vstlib.wasserstein import DEFAULT_WEIGHT, WassersteinStyleLoss
+
+    style = torch.rand(1, 3, 32, 32)
+    gram = gatys.GatysStylizer(style, gatys.GatysConfig())
+    w2 = gatys.GatysStylizer(style, gatys.GatysConfig(style_loss="wasserstein"))
+    assert type(gram.style_loss) is GramStyleLoss and gram.style_loss.weight == 1e3
+    assert type(w2.style_loss) is WassersteinStyleLoss and w2.style_loss.weight == DEFAULT_WEIGHT
+    # an explicit weight wins, for either loss; replace() does not carry one loss's default to the other
+    assert gatys.GatysConfig(style_loss="wasserstein", style_weight=7.0).effective_style_weight == 7.0
+    assert gatys.GatysConfig().replace(style_loss="wasserstein").effective_style_weight == DEFAULT_WEIGHT
+    with pytest.raises(VstError, match="gram or wasserstein"):
+        gatys.GatysConfig(style_loss="histogram")
+    # the choice keys the video cache
+    assert gatys.GatysConfig().to_dict() != gatys.GatysConfig(style_loss="wasserstein").to_dict()
+
+
+def test_wasserstein_stylization_lowers_the_w2_distance(images):
+    content, style = images
+    st = gatys.GatysStylizer(style, gatys.GatysConfig(iters=15, style_loss="wasserstein"))
+    result = st(content)
+    before, after = st.loss_parts(content), st.loss_parts(result.image)
+    assert after["style"] < 0.5 * before["style"]
+    assert torch.isfinite(result.image).all() and result.image.shape == content.shape
+
+
+@pytest.mark.parametrize("mode", ["luminance", "histogram"])
+def test_stylize_image_preserves_colour(images, mode):
+    from vstlib import color
+
+    _, style = images
+    # a smooth green-blue photo stand-in, far from the red/blue stripes' colours
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 40), torch.linspace(0, 1, 56), indexing="ij")
+    content = torch.stack([0.2 + 0.3 * xx, 0.5 + 0.3 * yy, 0.4 + 0.2 * xx * yy])[None]
+    cfg = gatys.GatysConfig(iters=10)
+    plain = gatys.stylize_image(content, style, cfg)
+    kept = gatys.stylize_image(content, style, cfg, preserve_color=mode)
+
+    def colour_distance(x):  # of the colour mean and covariance to the content's
+        a, b = color.color_stats(x), color.color_stats(content)
+        return float((a.mean - b.mean).norm() + (a.cov - b.cov).norm())
+
+    # the stripes' red/blue style pulls the plain result's colours away from the content's
+    assert colour_distance(kept) < 0.3 * colour_distance(plain)
+    if mode == "luminance":  # the content's own chroma per pixel, up to clamping of out-of-gamut pixels
+        chroma = lambda x: color.rgb_to_yiq(x)[:, 1:]  # noqa: E731
+        inside = ((kept > 0) & (kept < 1)).all(dim=1, keepdim=True).expand(-1, 2, -1, -1)
+        torch.testing.assert_close(chroma(kept)[inside], chroma(content)[inside], atol=1e-5, rtol=0)

@@ -1,6 +1,6 @@
 """report/make_figures.py in SMOKE mode: every file report/main.tex includes is written and sane.
 
-One smoke run of both sections (about a minute on a busy 2-core CPU) writes into a temporary
+One smoke run of all sections (about a minute on a busy 2-core CPU) writes into a temporary
 folder; the tests below check each file. Needs the sample-data mirror (env VSTLIB_DATA_DIR,
 default ../shared/data next to the repository); skipped without it. When latexmk is installed,
 the report is also built against those files.
@@ -24,7 +24,9 @@ SCRIPT = REPO_ROOT / "report" / "make_figures.py"
 GATYS_FILES = ("gatys_image.png", "gatys_loss.pdf", "gatys_flicker.png", "gatys_table.tex", "gatys_numbers.tex")
 RUDER_FILES = ("ruder_flow.png", "ruder_occlusion.png", "ruder_flicker.pdf", "ruder_frames.png", "ruder_table.tex",
                "ruder_flow_table.tex", "ruder_numbers.tex")
-EXPECTED = GATYS_FILES + RUDER_FILES
+W2_FILES = ("w2_images.png", "w2_stats.pdf", "w2_flicker.pdf", "w2_table.tex", "w2_numbers.tex")
+COLOR_FILES = ("color_images.png", "color_flicker.pdf", "color_table.tex", "color_numbers.tex")
+EXPECTED = GATYS_FILES + RUDER_FILES + W2_FILES + COLOR_FILES
 MACROS = ("GatysFlickerIn", "GatysFlickerOut", "GatysFlickerRatio", "GatysSecondsPerFrame", "GatysDevice")
 # Ruder macros whose value is a plain decimal number (the others are text: sizes, names, device).
 RUDER_NUMERIC = ("RuderFrames", "RuderFirstFrame", "RuderEvery", "RuderFps", "RuderIters", "RuderFrameIters",
@@ -102,7 +104,7 @@ def test_help_runs_quickly():
 
 def test_only_and_ruder_settings():
     m = _load_script()
-    assert m.FILES == EXPECTED and set(m.SECTION_FILES) == {"gatys", "ruder"}
+    assert m.FILES == EXPECTED and set(m.SECTION_FILES) == {"gatys", "ruder", "wasserstein", "color"}
     assert m.parse_args([]).only is None  # default: both sections
     assert m.parse_args(["--only", "ruder"]).only == "ruder"
     with pytest.raises(SystemExit):
@@ -266,6 +268,50 @@ def test_ruder_numbers_define_the_macros(figures):
     assert _tex_number(rows["Ruder"][3]) == pytest.approx(numeric["RuderEwarpRatio"], rel=1e-3)
     flow_rows = _rows(figures / "ruder_flow_table.tex")
     assert _tex_number(flow_rows["DeepFlow"][0]) == pytest.approx(numeric["RuderEpeDeepflow"], rel=1e-3)
+
+
+@pytest.mark.slow
+def test_w2_and_color_figures_decode(figures):
+    for name in ("w2_images.png", "color_images.png"):
+        with Image.open(figures / name) as im:
+            im.load()
+            assert im.size[0] >= 300, name
+    for name in ("w2_stats.pdf", "w2_flicker.pdf", "color_flicker.pdf"):
+        data = (figures / name).read_bytes()
+        assert data.startswith(b"%PDF") and b"%%EOF" in data[-64:], name
+
+
+@pytest.mark.slow
+def test_w2_table_and_numbers_agree(figures):
+    text = (figures / "w2_table.tex").read_text()
+    _bare_tabular(text)
+    rows = _rows(figures / "w2_table.tex")
+    assert {"Gram result", "W2 result", "per-frame $W_2$", "Ruder + $W_2$", "Ruder + Gram"} <= set(rows)
+    values = _macros(figures / "w2_numbers.tex")
+    assert values["WtwoIters"] == "10" and values["WtwoSize"] == "64$\\times$43" and "smoke" in values["WtwoSmokeNote"]
+    assert _tex_number(rows["Gram result"][0]) == pytest.approx(float(values["WtwoMsGram"]), rel=1e-3)
+    ratio = float(values["WtwoEwarpRuder"]) / float(values["WtwoEwarpPerFrame"])
+    assert float(values["WtwoRuderRatio"]) == pytest.approx(ratio, rel=0.02)
+    assert _tex_number(rows["Ruder + $W_2$"][2]) == pytest.approx(float(values["WtwoRuderRatio"]), rel=1e-3)
+    # each result is scored by both losses: the W2 loss of the W2 result is the table's W2 column
+    assert _tex_number(rows["W2 result"][2]) == pytest.approx(_tex_number(values["WtwoWtwoOfWtwo"]), rel=1e-3)
+
+
+@pytest.mark.slow
+def test_color_table_and_numbers_agree(figures):
+    text = (figures / "color_table.tex").read_text()
+    _bare_tabular(text)
+    rows = _rows(figures / "color_table.tex")
+    assert {"None", "Luminance only", "Histogram matching"} <= set(rows)
+    values = _macros(figures / "color_numbers.tex")
+    assert _tex_number(rows["Luminance only"][0]) == pytest.approx(float(values["ColorDistLum"]), rel=1e-3)
+    assert _tex_number(rows["None"][2]) == pytest.approx(1.0)
+    assert float(values["ColorRatioLum"]) == pytest.approx(
+        float(values["ColorEwarpLum"]) / float(values["ColorEwarpNone"]), rel=0.02)
+    # colour preservation keeps the result's colours near the photo's, even in smoke mode
+    assert float(values["ColorDistLum"]) < float(values["ColorDistNone"])
+    assert float(values["ColorDistHist"]) < float(values["ColorDistNone"])
+    assert _tex_number(values["ColorChromaErr"]) < 1e-3  # luminance-only keeps the chroma
 
 
 @pytest.mark.slow

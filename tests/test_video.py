@@ -13,12 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from vstlib import gatys
 from vstlib.engine import OptimResult
 from vstlib.errors import VstError
 from vstlib.gatys import GatysConfig
-from vstlib.io import probe_video, read_frames, to_array
+from vstlib.io import probe_video, read_frames, to_array, to_tensor
 from vstlib.metrics import frame_difference
 from vstlib.video import _read_png, stylize_video
 
@@ -272,7 +273,9 @@ def _assert_nothing_written(folder: Path, allowed=()) -> None:
 
 
 def test_unknown_method(bbb_path, style_path, tmp_path):
-    with pytest.raises(VstError, match="unknown method 'johnson'.*gatys.*ruder"):
+    with pytest.raises(VstError, match="unknown method 'reconet'.*gatys.*ruder.*johnson"):
+        stylize_video(bbb_path, style_path, tmp_path / "o.mp4", "reconet", TINY, max_side=32, duration=0.1)
+    with pytest.raises(VstError, match="johnson.*JohnsonInference"):  # a Gatys config for the network
         stylize_video(bbb_path, style_path, tmp_path / "o.mp4", "johnson", TINY, max_side=32, duration=0.1)
     _assert_nothing_written(tmp_path)
 
@@ -371,3 +374,82 @@ def test_error_before_any_frame_leaves_nothing_behind(bbb_path, style_path, tmp_
         stylize_video(bbb_path, style_path, tmp_path / "o.mp4", method, TINY, size=(10, 18), duration=0.1,
                       device="cpu", progress=False, flow_workers=1)
     _assert_nothing_written(tmp_path)
+
+
+# --------------------------------------------------------------------------------------------
+# Colour preservation
+# --------------------------------------------------------------------------------------------
+
+
+class RecordingStylizer:
+    """Stands in for GatysStylizer.__call__: returns a fixed grey image and records the content
+    frames it was given and the style image the stylizer was built with."""
+
+    def __init__(self, monkeypatch):
+        self.contents, self.styles = [], []
+        rec = self
+        real_init = gatys.GatysStylizer.__init__
+
+        def init(stylizer, style, *args, **kwargs):
+            rec.styles.append(style.clone())
+            real_init(stylizer, style, *args, **kwargs)
+
+        def call(stylizer, content, init=None, callback=None, progress=None):
+            rec.contents.append(content.clone())
+            return OptimResult(image=torch.full_like(content, 0.5), losses=[1.0], times=[0.01], iterations=1)
+
+        monkeypatch.setattr(gatys.GatysStylizer, "__init__", init)
+        monkeypatch.setattr(gatys.GatysStylizer, "__call__", call)
+
+
+def _decode(path):
+    return [f.astype(np.float64) / 255 for f in read_frames(path)]
+
+
+def test_preserve_color_luminance_keeps_each_frames_chroma(bbb_path, style_path, tmp_path, monkeypatch):
+    from vstlib import color
+
+    rec = RecordingStylizer(monkeypatch)
+    out = tmp_path / "lum.mp4"
+    stylize_video(bbb_path, style_path, out, config=TINY, max_side=64, duration=0.25, progress=False,
+                  preserve_color="luminance")
+    assert len(rec.contents) == 6 and all(torch.equal(c[:, 0], c[:, 1]) for c in rec.contents)  # grey inputs
+    assert torch.equal(rec.styles[0][:, 0], rec.styles[0][:, 2])  # a grey style
+    inputs = list(read_frames(bbb_path, max_side=64, end=6))
+    written = list(read_frames(out))
+    assert len(written) == 6 and probe_video(out).has_audio
+    for src, got in zip(inputs, written):
+        # stylized luminance is flat grey 0.5; the chroma is the frame's own (H.264 adds a little error)
+        yiq_src = color.rgb_to_yiq(torch.from_numpy(src / 255.0).permute(2, 0, 1)[None])
+        yiq_got = color.rgb_to_yiq(torch.from_numpy(got[:, :, :] / 255.0).permute(2, 0, 1)[None])
+        h, w = yiq_src.shape[-2:]
+        assert (yiq_got[:, 0, :h, :w] - 0.5).abs().mean() < 0.03
+        assert (yiq_got[:, 1:, :h, :w] - yiq_src[:, 1:]).abs().mean() < 0.02
+        assert yiq_src[:, 1:].abs().mean() > 0.03  # the clip has colour to keep
+
+
+def test_preserve_color_histogram_uses_one_recoloured_style(bbb_path, style_path, tmp_path, monkeypatch):
+    from vstlib import color
+    from vstlib.gatys import load_style
+
+    rec = RecordingStylizer(monkeypatch)
+    stylize_video(bbb_path, style_path, tmp_path / "hist.mp4", config=TINY, max_side=64, duration=0.25,
+                  progress=False, preserve_color="histogram")
+    assert len(rec.styles) == 1 and len(rec.contents) == 6  # one style image for the whole clip
+    clip = color.color_stats(read_frames(bbb_path, max_side=64, end=6))
+    got = color.color_stats(rec.styles[0])
+    original = color.color_stats(load_style(style_path))
+    assert (got.mean - clip.mean).abs().max() < 0.05  # clamping to [0, 1] is the only deviation
+    assert (got.mean - clip.mean).abs().max() < 0.2 * (original.mean - clip.mean).abs().max()
+    assert all(torch.equal(c, t) for c, t in zip(rec.contents, [to_tensor(f) for f in read_frames(bbb_path, max_side=64, end=6)]))
+
+
+def test_preserve_color_keys_the_cache_and_rejects_unknown_modes(bbb_path, style_path, tmp_path, monkeypatch):
+    FakeStylizer().install(monkeypatch)
+    for mode in ("none", "luminance"):
+        stylize_video(bbb_path, style_path, tmp_path / "o.mp4", config=TINY, max_side=32, duration=0.125,
+                      progress=False, keep_cache=True, preserve_color=mode)
+    assert len(_cache_dirs(tmp_path)) == 2
+    with pytest.raises(VstError, match="none, luminance, histogram"):
+        stylize_video(bbb_path, style_path, tmp_path / "x.mp4", preserve_color="lab")
+    assert not (tmp_path / "x.mp4").exists()

@@ -24,6 +24,7 @@ EXAMPLES = """examples:
   vst stylize photo.jpg --style my_painting.png --iters 500 --style-weight 1e4 -o out.png
   vst stylize clip.mp4 --style the_scream_munch --start 5 --duration 2 --every 2
   vst stylize clip.mp4 --style udnie_picabia --method ruder --flow deepflow --long-term 1,2,4
+  vst stylize photo.jpg --style the_scream_munch --style-loss wasserstein --preserve-color luminance
   vst demo
 sample styles: composition_vii_kandinsky, great_wave_hokusai, shipwreck_turner,
   starry_night_vangogh, the_scream_munch, udnie_picabia (or any image path)
@@ -86,6 +87,8 @@ def _offsets(text):
 
 
 def _add_stylize_options(p: argparse.ArgumentParser, demo: bool = False) -> None:
+    from .color import PRESERVE_COLOR_MODES
+    from .losses import STYLE_LOSSES
     from .vgg import POOLINGS, WEIGHTS
 
     size = p.add_argument_group("size and frames")
@@ -102,7 +105,14 @@ def _add_stylize_options(p: argparse.ArgumentParser, demo: bool = False) -> None
     opt.add_argument("--iters", type=_number(int, 1, 100000), default=20 if demo else 300, metavar="N",
                      help=f"L-BFGS iterations per image/frame (default {20 if demo else 300})")
     opt.add_argument("--content-weight", type=_number(float, 0), default=1.0, metavar="W", help="content loss weight (default 1)")
-    opt.add_argument("--style-weight", type=_number(float, 0), default=1e3, metavar="W", help="style loss weight (default 1000)")
+    opt.add_argument("--style-weight", type=_number(float, 0), default=None, metavar="W",
+                     help="style loss weight (default 1000 for gram, 1500 for wasserstein: about the same strength)")
+    opt.add_argument("--style-loss", choices=STYLE_LOSSES, default="gram",
+                     help="gram: Gram matrices (Gatys et al.); wasserstein: distance between the feature "
+                          "distributions (Gaussian W2: means and covariances) (default gram)")
+    opt.add_argument("--preserve-color", choices=PRESERVE_COLOR_MODES, default="none",
+                     help="keep the input's colours: luminance (stylize brightness only) or histogram (recolour "
+                          "the style to the input's colours first); for videos, over the whole clip (default none)")
     opt.add_argument("--tv-weight", type=_number(float, 0), default=0.0, metavar="W", help="total variation weight (default 0)")
     opt.add_argument("--style-scale", type=_number(float, 0.05, 8), default=1.0, metavar="S",
                      help="style image pixel count relative to the frame's, as a side ratio (default 1)")
@@ -135,6 +145,15 @@ def _add_stylize_options(p: argparse.ArgumentParser, demo: bool = False) -> None
         tmp.add_argument("--flow-workers", type=_number(int, 1, 256), metavar="N",
                          help="frame pairs whose optical flow is computed at once (default: one per CPU core)")
 
+    if not demo:
+        fast = p.add_argument_group("feed-forward network (--method johnson, Johnson et al.)")
+        fast.add_argument("--model", metavar="NAME|PATH",
+                          help="a shipped model (see `vst models`) or a .pth file from `vst train` (default: --style)")
+        fast.add_argument("--batch", type=_number(int, 1, 1024), default=4, metavar="N", help="frames per forward pass (default 4)")
+        fast.add_argument("--amp", choices=("auto", "none", "bf16", "fp16"), default="auto",
+                          help="mixed precision: auto = bf16 on CUDA, float32 on CPU (default auto)")
+        fast.add_argument("--compile", action="store_true", help="torch.compile the network (long videos, GPUs)")
+
     run = p.add_argument_group("running")
     run.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps or auto (default)")
     run.add_argument("--cache-dir", type=Path, metavar="DIR", help="video: where finished frames are kept to resume")
@@ -153,9 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Stylize an image or a video with the style of a painting. Videos keep "
                                    "their fps and audio; an interrupted video run resumes when started again.")
     p.add_argument("input", type=Path, help="image (.png, .jpg, ...) or video (.mp4, .mov, ...)")
-    p.add_argument("--style", "-s", required=True, help="style image path, or a sample name (e.g. starry_night_vangogh)")
+    p.add_argument("--style", "-s", help="style image path, or a sample name (e.g. starry_night_vangogh); "
+                                         "johnson: the shipped model of that name unless --model is given")
     p.add_argument("--method", "-m", default="gatys",
-                   help="gatys (per-frame baseline) or ruder (videos: optical-flow temporal consistency)")
+                   help="gatys (per-frame baseline), ruder (videos: optical-flow temporal consistency) or johnson "
+                        "(a trained feed-forward network: one pass per frame)")
     p.add_argument("-o", "--output", type=Path, help="output file (default: INPUT_STYLE_METHOD.mp4/.png in the current folder)")
     _add_stylize_options(p)
 
@@ -166,6 +187,46 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--style", "-s", default="starry_night_vangogh", help="style (default starry_night_vangogh)")
     _add_stylize_options(d, demo=True)
 
+    t = sub.add_parser("train", help="train a feed-forward network for one style (Johnson et al.)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Train a TransformerNet (Johnson et al. 2016, instance normalization) for one style "
+                                   "with vstlib's perceptual loss. Checkpoints go to --work-dir every "
+                                   "--checkpoint-every steps; running the same command again resumes (also after "
+                                   "a crash or kill -9). The finished model is written to -o in float16.",
+                       epilog="examples:\n  vst train --style starry_night_vangogh -o starry.pth --steps 2000\n"
+                              "  vst train --style my_painting.jpg --data ~/coco/train2014 --crop 256 --steps 40000 "
+                              "--device cuda -o mine.pth\n  vst stylize clip.mp4 --method johnson --model starry.pth\n"
+                              "default data (offline): the sample clips (last 2 s of each held aside) and "
+                              "scikit-image's photos")
+    t.add_argument("--style", "-s", required=True, help="style image path, or a sample name")
+    t.add_argument("-o", "--output", type=Path, required=True, help="the trained model (.pth)")
+    t.add_argument("--data", nargs="+", type=Path, metavar="PATH",
+                   help="training images: files, videos, folders (default: the sample clips and photos)")
+    t.add_argument("--steps", type=_number(int, 1, 10_000_000), default=2000, metavar="N", help="Adam steps (default 2000)")
+    t.add_argument("--crop", type=_number(int, 32, 2048), default=256, metavar="PX", help="training crop side (default 256)")
+    t.add_argument("--batch", type=_number(int, 1, 256), default=4, metavar="N", help="crops per step (default 4)")
+    t.add_argument("--width", type=_number(int, 4, 256), default=32, metavar="C",
+                   help="channels of the first layer: 32 = the paper's network, 16 = reduced width (default 32)")
+    t.add_argument("--norm", choices=("instance", "batch", "none"), default="instance", help="normalization (default instance)")
+    t.add_argument("--lr", type=_number(float, 0, low_open=True), default=1e-3, metavar="LR", help="Adam learning rate (default 1e-3)")
+    t.add_argument("--content-weight", type=_number(float, 0), default=1.0, metavar="W", help="default 1")
+    t.add_argument("--style-weight", type=_number(float, 0), default=None, metavar="W",
+                   help="default 1000 for gram, 1500 for wasserstein")
+    t.add_argument("--style-loss", choices=("gram", "wasserstein"), default="gram", help="default gram")
+    t.add_argument("--tv-weight", type=_number(float, 0), default=0.0, metavar="W", help="default 0")
+    t.add_argument("--content-layers", default="relu2_2", metavar="L,..", help="VGG19 content layers (default relu2_2)")
+    t.add_argument("--style-scale", type=_number(float, 0.05, 8), default=1.0, metavar="S",
+                   help="style image pixel count relative to the crop's, as a side ratio (default 1)")
+    t.add_argument("--checkpoint-every", type=_number(int, 1, 10_000_000), default=100, metavar="N",
+                   help="steps between checkpoints (default 100)")
+    t.add_argument("--work-dir", type=Path, metavar="DIR",
+                   help="checkpoints, losses.csv, loss_curve.png (default: OUTPUT without .pth, plus .train)")
+    t.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps or auto (default)")
+    t.add_argument("--seed", type=_number(int, 0), default=0, help="random seed (default 0)")
+    t.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    sub.add_parser("models", help="list the shipped feed-forward models (for --method johnson)")
+
     data = sub.add_parser("data", help="list or fetch the sample files (paintings, clips, Sintel frames)")
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", parser_class=_Parser)
     data_sub.add_parser("list", help="list sample files, their sizes and licenses")
@@ -174,14 +235,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-METHODS = ("gatys", "ruder")
+METHODS = ("gatys", "ruder", "johnson")
 
 
 def _config(args):
     from .gatys import GatysConfig
 
     gatys = GatysConfig(
-        content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
+        content_weight=args.content_weight, style_weight=args.style_weight, style_loss=args.style_loss,
+        tv_weight=args.tv_weight,
         iters=args.iters, coarse_iters=args.coarse_iters, optimizer=args.optimizer, init=args.init,
         style_scale=args.style_scale, scales=args.scales, pooling=args.pooling, weights=args.weights, seed=args.seed,
     )
@@ -204,7 +266,17 @@ def _check_output(path: Path) -> None:
         raise VstError(f"cannot write '{path}': it is a folder; give a file name with -o")
 
 
-def _stylize(args, input_path: Path, style_path: Path) -> int:
+def _johnson_config(args):
+    from .johnson import JohnsonInference, model_path, shipped_models
+
+    name = args.model or args.style
+    if name is None:
+        raise VstError(f"--method johnson needs --model NAME|PATH (shipped: {', '.join(shipped_models())})")
+    model_path(name)  # one clear line if it does not exist
+    return JohnsonInference(model=str(name), batch=args.batch, amp=args.amp, compile=args.compile)
+
+
+def _stylize(args, input_path: Path, style_path: Path | None) -> int:
     from .io import is_video_path, load_image, save_image
 
     if args.method not in METHODS:
@@ -212,8 +284,9 @@ def _stylize(args, input_path: Path, style_path: Path) -> int:
     video = is_video_path(input_path)
     if args.method == "ruder" and not video:
         raise VstError("--method ruder needs a video input (for a single image use --method gatys)")
-    config = _config(args)
-    output = args.output or Path(f"{input_path.stem}_{style_path.stem}_{args.method}{'.mp4' if video else '.png'}")
+    config = _johnson_config(args) if args.method == "johnson" else _config(args)
+    stem = style_path.stem if style_path is not None else Path(config.model).stem
+    output = args.output or Path(f"{input_path.stem}_{stem}_{args.method}{'.mp4' if video else '.png'}")
     if video and output.suffix.lower() not in (".mp4", ".mov", ".mkv", ".m4v"):
         raise VstError(f"output '{output}' must be a video file (.mp4) for a video input")
     if not video and output.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"):
@@ -230,24 +303,90 @@ def _stylize(args, input_path: Path, style_path: Path) -> int:
         result = stylize_video(input_path, style_path, output, args.method, config, size=args.size, max_side=max_side,
                                start=args.start, duration=args.duration, every=args.every, device=args.device,
                                cache_dir=args.cache_dir, keep_cache=args.keep_cache, progress=not args.quiet,
-                               flow_workers=getattr(args, "flow_workers", None))
+                               flow_workers=getattr(args, "flow_workers", None), preserve_color=args.preserve_color)
         resumed = f", {result.resumed_frames} resumed from cache" if result.resumed_frames else ""
         cuts = f", restarted at {len(result.cuts)} shot cut(s)" if result.cuts else ""
         print(f"wrote {output} ({result.n_frames} frames at {result.fps:g} fps{resumed}{cuts}) "
               f"in {time.perf_counter() - t0:.1f} s")
+    elif args.method == "johnson":
+        from .color import prepare
+        from .johnson import load_model, stylize_image
+        from .utils import pick_device
+
+        content = load_image(input_path, size=args.size, max_side=max_side)
+        model = load_model(config.model, pick_device(args.device))
+        plan = prepare(content, content, args.preserve_color) if args.preserve_color == "luminance" else None
+        image = stylize_image(plan.content(content) if plan else content, model)
+        if plan is not None:
+            image = plan.finish(image, content.to(image.device))
+        elif args.preserve_color == "histogram":  # the network's palette is fixed: recolour its output
+            from .color import color_stats, match_color_to_stats
+
+            stats = color_stats(content)
+            image = match_color_to_stats(image, stats.mean, stats.cov)
+        save_image(image, output)
+        print(f"wrote {output} ({content.shape[-1]}x{content.shape[-2]}, model {config.model}) "
+              f"in {time.perf_counter() - t0:.1f} s")
     else:
+        from .color import prepare
         from .gatys import GatysStylizer, load_style
         from .utils import pick_device, progress_bar
 
         content = load_image(input_path, size=args.size, max_side=max_side)
-        style = load_style(style_path)
+        plan = prepare(load_style(style_path), content, args.preserve_color)
         device = pick_device(args.device)
         total = config.iters + (len(config.scales) - 1) * (config.coarse_iters if config.coarse_iters is not None else config.iters)
         with progress_bar(total=total, desc="gatys", unit="it", disable=args.quiet) as bar:
-            result = GatysStylizer(style, config, device=device)(content, progress=bar)
-        save_image(result.image, output)
+            result = GatysStylizer(plan.style, config, device=device)(plan.content(content), progress=bar)
+        save_image(plan.finish(result.image, content.to(result.image.device)), output)
         print(f"wrote {output} ({content.shape[-1]}x{content.shape[-2]}, {result.iterations} iterations, "
               f"final loss {result.losses[-1]:.4g}) in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def _train(args) -> int:
+    from . import data
+    from .gatys import load_style
+    from .johnson import (HOLDOUT_SECONDS, TrainConfig, TrainingImages, default_training_sources, export_model,
+                          train)
+
+    out = args.output
+    if out.suffix.lower() != ".pth":
+        raise VstError(f"model output '{out}' must end in .pth")
+    _check_output(out)
+    style = load_style(data.resolve(args.style, "style"))
+    config = TrainConfig(content_layers=tuple(args.content_layers.split(",")), content_weight=args.content_weight,
+                         style_weight=args.style_weight, style_loss=args.style_loss, tv_weight=args.tv_weight,
+                         norm=args.norm, width=args.width, crop=args.crop, batch=args.batch, lr=args.lr,
+                         steps=args.steps, style_scale=args.style_scale, checkpoint_every=args.checkpoint_every,
+                         seed=args.seed)
+    from .vgg import LAYER_NAMES
+
+    bad = [layer for layer in config.content_layers if layer not in LAYER_NAMES]
+    if bad:
+        raise VstError(f"unknown VGG19 layer(s) {', '.join(bad)} in --content-layers; e.g. relu2_2 or relu4_2")
+    if args.data:
+        images = TrainingImages(args.data)
+    else:
+        images = TrainingImages(default_training_sources(), exclude_last_seconds=HOLDOUT_SECONDS)
+    work = args.work_dir or out.with_name(out.stem + ".train")
+    result = train(style, config, images, work, device=args.device, progress=not args.quiet)
+    export_model(result.model, out, config, {"style": str(args.style), "data": images.described,
+                                             "steps": result.steps, "device": str(args.device)})
+    resumed = f", resumed at step {result.resumed_from}" if result.resumed_from else ""
+    print(f"wrote {out} ({result.steps} steps{resumed}, final loss {result.losses['total'][-1]:.4g}, "
+          f"{result.seconds:.0f} s); checkpoints and loss curve in {work}")
+    return 0
+
+
+def _models() -> int:
+    from .johnson import model_info, shipped_models
+
+    for name in shipped_models():
+        info = model_info(name)
+        net, train_cfg = info["net_config"], info["train_config"] or {}
+        print(f"{name:28s} width {net['width']}, {net['norm']} norm; trained {info['info'].get('steps', '?')} steps "
+              f"at {train_cfg.get('crop', '?')} px")
     return 0
 
 
@@ -293,8 +432,18 @@ def main(argv=None) -> int:
         if args.command == "demo":
             args.method = "gatys"
             return _stylize(args, data.fetch("video/bbb_adain_640x360_10s.mp4"), data.resolve(args.style, "style"))
+        if args.command == "train":
+            return _train(args)
+        if args.command == "models":
+            return _models()
         input_path = args.input if args.input.exists() else _resolve_input(args.input)
-        return _stylize(args, input_path, data.resolve(args.style, "style"))
+        if args.method == "johnson":
+            style_path = None
+        elif args.style is None:
+            raise VstError(f"--method {args.method} needs --style (a painting: path or sample name)")
+        else:
+            style_path = data.resolve(args.style, "style")
+        return _stylize(args, input_path, style_path)
     except (VstError, FloatingPointError) as err:  # FloatingPointError: the loss overflowed (huge weights)
         print(f"vst: error: {err}", file=sys.stderr)
         return 2

@@ -37,9 +37,10 @@ Usage with any stylizer (two calls, plus greying the content in luminance mode):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple, Union
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -189,34 +190,54 @@ class ColorStats(NamedTuple):
     cov: Tensor
 
 
-def _pixels(images: Tensor | Sequence[Tensor]) -> Tensor:
-    """All pixels of one image batch or a list of them as a float64 [N, 3] matrix."""
-    if isinstance(images, Tensor):
-        images = [images]
-    if len(images) == 0:
-        raise ValueError("color_stats needs at least one image")
-    rows = []
-    for image in images:
-        if isinstance(image, Tensor) and image.ndim == 3:
-            image = image.unsqueeze(0)
-        _check_image(image)
-        rows.append(image.detach().to(torch.float64).permute(0, 2, 3, 1).reshape(-1, 3))
-    device = rows[0].device
-    return torch.cat([r.to(device) for r in rows])
+def _image_pixels(image) -> Tensor:
+    """One image [B, 3, H, W] or [3, H, W] (tensor), or uint8 [H, W, 3] (array), as float64 [N, 3] in [0, 1]."""
+    if isinstance(image, np.ndarray):
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"an array frame must be [H, W, 3], got {image.shape}")
+        scale = 255.0 if image.dtype == np.uint8 else 1.0
+        return torch.from_numpy(image.reshape(-1, 3).astype(np.float64) / scale)
+    if isinstance(image, Tensor) and image.ndim == 3:
+        image = image.unsqueeze(0)
+    _check_image(image)
+    return image.detach().to(torch.float64).permute(0, 2, 3, 1).reshape(-1, 3)
 
 
-def color_stats(images: Tensor | Sequence[Tensor]) -> ColorStats:
+def color_stats(images: Tensor | np.ndarray | Iterable) -> ColorStats:
     """Colour mean [3] and covariance [3, 3] pooled over every pixel of every given image.
 
-    ``images`` is a tensor [B, 3, H, W] or a sequence of them (e.g. the frames of a clip, in any
-    sizes). Pooling is exact: it equals the statistics of all pixels concatenated. Computed in
-    float64 (a 1080p clip has many millions of pixels) and without gradients.
+    ``images`` is a tensor [B, 3, H, W] or an iterable of images in any sizes: tensors in
+    [0, 1] or uint8 arrays [H, W, 3], e.g. the frames of a clip straight from
+    :func:`vstlib.io.read_frames`. It is consumed once and never held whole: each image's mean
+    and centred scatter are merged into the running totals with the exact pairwise update of
+    Chan, Golub and LeVeque (1979), so the result equals the statistics of all pixels
+    concatenated, in float64, without gradients.
     """
-    x = _pixels(images)
-    mean = x.mean(dim=0)
-    d = x - mean
-    cov = d.T @ d / x.shape[0]
-    return ColorStats(mean, cov)
+    if isinstance(images, (Tensor, np.ndarray)) and not (isinstance(images, np.ndarray) and images.ndim == 4):
+        images = [images]
+    n, mean, scatter, device = 0, None, None, None
+    for image in images:
+        x = _image_pixels(image)
+        if device is None:
+            device = x.device  # pool on the first image's device
+        x = x.to(device)
+        m = x.shape[0]
+        if m == 0:
+            continue
+        mean_x = x.mean(dim=0)
+        d = x - mean_x
+        scatter_x = d.T @ d
+        if n == 0:
+            n, mean, scatter = m, mean_x, scatter_x
+            continue
+        delta = mean_x - mean
+        total = n + m
+        scatter = scatter + scatter_x + torch.outer(delta, delta) * (n * m / total)
+        mean = mean + delta * (m / total)
+        n = total
+    if n == 0:
+        raise ValueError("color_stats needs at least one image with pixels")
+    return ColorStats(mean, scatter / n)
 
 
 def _regularize(cov: Tensor, eps: float) -> Tensor:

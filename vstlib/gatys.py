@@ -1,7 +1,8 @@
 """Gatys et al. (2016): stylize an image by optimizing its pixels.
 
 The content representation is VGG19 activations at ``relu4_2``; the style representation is
-the Gram matrices at ``relu1_1 .. relu5_1``. :class:`GatysStylizer` builds that objective once
+the Gram matrices at ``relu1_1 .. relu5_1`` (or, with ``style_loss="wasserstein"``, Gaussians
+fitted to those layers' features, compared by the 2-Wasserstein distance: :mod:`vstlib.wasserstein`). :class:`GatysStylizer` builds that objective once
 per style and reuses it across images, so a video pays for the style image only once and
 each frame only swaps its content target.
 """
@@ -18,7 +19,8 @@ from torch import Tensor
 
 from .engine import OPTIMIZERS, OptimResult, optimize_image
 from .errors import VstError
-from .losses import ContentLoss, GramStyleLoss, PerceptualLoss, TotalVariationLoss
+from .losses import (STYLE_LOSSES, ContentLoss, FeatureLoss, PerceptualLoss, TotalVariationLoss, default_style_weight,
+                     make_style_loss)
 from .vgg import LAYER_NAMES, POOLINGS, WEIGHTS
 
 INITS = ("content", "noise")
@@ -30,9 +32,10 @@ class GatysConfig:
 
     content_layers: tuple[str, ...] = ("relu4_2",)
     style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-    style_layer_weights: tuple[float, ...] | None = None  # default 1/C^2 per layer
+    style_layer_weights: tuple[float, ...] | None = None  # default: the style loss's own (Gram 1/C^2, W2 1/C)
     content_weight: float = 1.0
-    style_weight: float = 1e3
+    style_weight: float | None = None  # None: the style loss's default (Gram 1e3, Wasserstein 1.5e3)
+    style_loss: str = "gram"  # "gram" (Gatys et al.) or "wasserstein" (Gaussian W2, vstlib.wasserstein)
     tv_weight: float = 0.0
     optimizer: str = "lbfgs"
     iters: int = 300  # at the final (full) scale
@@ -54,7 +57,11 @@ class GatysConfig:
 
         for name in ("content_weight", "style_weight", "tv_weight"):
             value = getattr(self, name)
-            check(math.isfinite(value) and value >= 0, f"{name.replace('_', '-')} must be a finite number >= 0, got {value}")
+            if value is None and name == "style_weight":
+                continue
+            check(isinstance(value, (int, float)) and math.isfinite(value) and value >= 0,
+                  f"{name.replace('_', '-')} must be a finite number >= 0, got {value}")
+        check(self.style_loss in STYLE_LOSSES, f"unknown style loss '{self.style_loss}'; choose {' or '.join(STYLE_LOSSES)}")
         check(self.iters >= 1, f"iterations must be >= 1, got {self.iters}")
         check(self.coarse_iters is None or self.coarse_iters >= 0, f"coarse iterations must be >= 0, got {self.coarse_iters}")
         check(self.optimizer in OPTIMIZERS, f"unknown optimizer '{self.optimizer}'; choose lbfgs or adam")
@@ -68,6 +75,11 @@ class GatysConfig:
             check(layer in LAYER_NAMES, f"unknown VGG19 layer '{layer}'; choose from {', '.join(LAYER_NAMES)}")
         check(self.tol >= 0, f"tolerance must be >= 0, got {self.tol}")
         check(self.first_step is None or self.first_step > 0, f"first step must be > 0 gray levels, got {self.first_step}")
+
+    @property
+    def effective_style_weight(self) -> float:
+        """``style_weight``, or the chosen style loss's default when it is None."""
+        return self.style_weight if self.style_weight is not None else default_style_weight(self.style_loss)
 
     def replace(self, **changes) -> GatysConfig:
         return replace(self, **changes)
@@ -129,7 +141,8 @@ class GatysStylizer:
         self.style = style.to(self.device)
         losses = {
             "content": ContentLoss(config.content_layers, config.content_weight),
-            "style": GramStyleLoss(config.style_layers, config.style_weight, config.style_layer_weights),
+            "style": make_style_loss(config.style_loss, config.style_layers, config.effective_style_weight,
+                                     config.style_layer_weights),
             "tv": TotalVariationLoss(config.tv_weight),
         }
         losses.update(extra_losses or {})
@@ -141,7 +154,7 @@ class GatysStylizer:
         return self.objective.losses["content"]
 
     @property
-    def style_loss(self) -> GramStyleLoss:
+    def style_loss(self) -> FeatureLoss:
         return self.objective.losses["style"]
 
     def set_content(self, content: Tensor) -> None:
@@ -198,6 +211,15 @@ class GatysStylizer:
 
 
 def stylize_image(content: Tensor, style: Tensor, config: GatysConfig = GatysConfig(), init: Tensor | None = None,
-                  device=None, callback=None, progress=None) -> Tensor:
-    """Gatys style transfer of one image: content [1, 3, H, W], style [1, 3, h, w], both in [0, 1]."""
-    return GatysStylizer(style, config, device=device)(content, init=init, callback=callback, progress=progress).image
+                  device=None, callback=None, progress=None, preserve_color: str = "none") -> Tensor:
+    """Gatys style transfer of one image: content [1, 3, H, W], style [1, 3, h, w], both in [0, 1].
+
+    ``preserve_color``: ``"none"``, ``"luminance"`` or ``"histogram"`` (:mod:`vstlib.color`).
+    """
+    from .color import prepare
+
+    plan = prepare(style, content, preserve_color)
+    content_in = plan.content(content)
+    image = GatysStylizer(plan.style, config, device=device)(content_in, init=init, callback=callback,
+                                                             progress=progress).image
+    return plan.finish(image, content.to(image.device))

@@ -74,13 +74,17 @@ class ContentLoss(FeatureLoss):
         return self.weight * loss
 
 
+# The Gram loss's default weight against a content weight of 1 (the 1 : 1000 ratio above).
+GRAM_DEFAULT_WEIGHT = 1e3
+
+
 class GramStyleLoss(FeatureLoss):
     """Gram-matrix style loss (Gatys et al. 2016): texture statistics, no spatial layout."""
 
     def __init__(
         self,
         layers: Sequence[str] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
-        weight: float = 1e3,
+        weight: float = GRAM_DEFAULT_WEIGHT,
         layer_weights=None,
     ):
         super().__init__(weight)
@@ -120,6 +124,41 @@ def _layer_weights(layers, given, default) -> tuple[float, ...]:
 
         raise VstError(f"got {len(given)} layer weights for {len(layers)} layers {list(layers)}; give one per layer")
     return given
+
+
+STYLE_LOSSES = ("gram", "wasserstein")
+
+
+def make_style_loss(kind: str = "gram", layers: Sequence[str] | None = None, weight: float | None = None,
+                    layer_weights=None) -> FeatureLoss:
+    """A style loss module by name: ``"gram"`` (:class:`GramStyleLoss`) or ``"wasserstein"``
+    (:class:`vstlib.wasserstein.WassersteinStyleLoss`). ``None`` arguments take the loss's own
+    defaults (its layers, its weight, its layer weights), so the two are interchangeable in any
+    objective: the optimization engine and fast-network training only see a :class:`FeatureLoss`.
+    """
+    if kind == "gram":
+        cls = GramStyleLoss
+    elif kind == "wasserstein":
+        from .wasserstein import WassersteinStyleLoss as cls  # imports this module: import here
+    else:
+        from .errors import VstError
+
+        raise VstError(f"unknown style loss '{kind}'; choose {' or '.join(STYLE_LOSSES)}")
+    kwargs = {"layer_weights": layer_weights}
+    if layers is not None:
+        kwargs["layers"] = tuple(layers)
+    if weight is not None:
+        kwargs["weight"] = weight
+    return cls(**kwargs)
+
+
+def default_style_weight(kind: str = "gram") -> float:
+    """The default weight of a style loss (Gram 1e3; Wasserstein calibrated to match it)."""
+    if kind == "wasserstein":
+        from .wasserstein import DEFAULT_WEIGHT
+
+        return DEFAULT_WEIGHT
+    return GRAM_DEFAULT_WEIGHT
 
 
 class PerceptualLoss(nn.Module):

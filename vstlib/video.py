@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,13 +20,14 @@ import numpy as np
 from PIL import Image
 from torch import Tensor
 
-from . import __version__
+from . import __version__, color
+from .color import PRESERVE_COLOR_MODES
 from .errors import VstError
 from .gatys import GatysConfig, GatysStylizer, load_style
-from .io import VideoWriter, _check_writable, probe_video, read_frames, save_image, to_tensor
+from .io import VideoWriter, _check_writable, probe_video, read_frames, save_image, to_array, to_tensor
 from .utils import pick_device, progress_bar
 
-METHODS = ("gatys", "ruder")
+METHODS = ("gatys", "ruder", "johnson")
 
 
 @dataclass
@@ -74,6 +76,7 @@ def stylize_video(
     keep_cache: bool = False,
     progress: bool = True,
     flow_workers: int | None = None,
+    preserve_color: str = "none",
 ) -> VideoResult:
     """Stylize a video file frame by frame and write ``output`` (.mp4) with the input's audio.
 
@@ -93,9 +96,23 @@ def stylize_video(
         device: ``"cpu"``, ``"cuda"``, ... (default: the best available).
         cache_dir: where finished frames are kept for resuming (default: a hidden folder
             beside the output, named after it and a hash of the settings).
+        preserve_color: ``"none"``, ``"luminance"`` (stylize the luminance, keep each frame's
+            colours) or ``"histogram"`` (recolour the style to the clip's colours first); see
+            :mod:`vstlib.color`. The colour statistics are pooled over the whole frame range (one
+            extra decoding pass), so the style image is the same for every frame and the colour
+            handling adds no flicker of its own.
     """
     if method not in METHODS:
         raise VstError(f"unknown method '{method}'; choose one of {', '.join(METHODS)}")
+    if method == "johnson":
+        from .johnson import JohnsonInference
+
+        if isinstance(config, (str, Path)):
+            config = JohnsonInference(model=str(config))
+        elif config is None:
+            config = JohnsonInference()
+        elif not isinstance(config, JohnsonInference):
+            raise VstError(f"method johnson takes a JohnsonInference or a model name/path, not a {type(config).__name__}")
     config = config or GatysConfig()
     if method == "ruder":
         from .ruder import RuderConfig
@@ -108,6 +125,8 @@ def stylize_video(
     _check_writable(output)  # before any work: missing folder, or output is a folder
     if every < 1:
         raise VstError(f"--every must be 1 or more, got {every}")
+    if preserve_color not in PRESERVE_COLOR_MODES:
+        raise VstError(f"unknown colour preservation '{preserve_color}'; choose {', '.join(PRESERVE_COLOR_MODES)}")
     if start < 0 or (duration is not None and duration <= 0):
         raise VstError(f"start must be >= 0 and duration > 0 seconds, got start={start}, duration={duration}")
     info = probe_video(input)
@@ -119,10 +138,14 @@ def stylize_video(
     fps = info.fps / every
     dev = pick_device(device)
 
+    if method == "johnson":
+        # One forward pass per frame: streamed straight into the writer, no frame cache.
+        return _stylize_johnson(input, output, config, info, first, end, every, size, max_side, fps, dev,
+                                progress, preserve_color)
     style_tensor = style if isinstance(style, Tensor) else load_style(style)
     key = {"version": __version__, "method": method, "config": config.to_dict(), "input": _file_fingerprint(input),
            "style": _style_fingerprint(style), "size": size, "max_side": max_side, "first": first, "end": end,
-           "every": every}
+           "every": every, "preserve_color": preserve_color}
     cache = Path(cache_dir) if cache_dir is not None else frame_cache_dir(output, key)
     settings = json.dumps(key, indent=1, sort_keys=True, default=str)
     old_settings = cache / "settings.json"
@@ -138,12 +161,20 @@ def stylize_video(
                        f"choose another cache folder (--cache-dir)") from None
 
     result = VideoResult(output=output, n_frames=n_out, fps=fps, resumed_frames=0, first_frame=first, end_frame=end)
-    frames = read_frames(input, size=size, max_side=max_side, start=first, end=end, step=every)
+
+    def frames():
+        return read_frames(input, size=size, max_side=max_side, start=first, end=end, step=every)
+
+    # Colour preservation: statistics of the whole range (one decoding pass, nothing held), so one
+    # style image serves every frame. The cache holds the stylizer's own outputs (grey ones in
+    # luminance mode); the content's colours are put back when the video is written.
+    plan = color.prepare(style_tensor, color.color_stats(frames()) if preserve_color != "none" else None,
+                         preserve_color)
     try:
         if method == "ruder":
-            _stylize_ruder(list(frames), style_tensor, config, dev, cache, result, progress, flow_workers)
+            _stylize_ruder(list(frames()), plan, config, dev, cache, result, progress, flow_workers)
         else:
-            _stylize_gatys(frames, style_tensor, config, dev, cache, result, progress, f"{method} {input.name}")
+            _stylize_gatys(frames(), plan, config, dev, cache, result, progress, f"{method} {input.name}")
     except VstError:
         # A mistake found before any frame was finished (frames too small for VGG, flow backend
         # unavailable): leave nothing behind. Finished frames are kept for resuming.
@@ -154,17 +185,22 @@ def stylize_video(
     n_cached = len(list(cache.glob("frame_*.png")))
     if n_cached < n_out:
         raise VstError(f"only {n_cached} of {n_out} frames could be decoded from '{input}'; the file may be truncated")
+    contents = frames() if preserve_color == "luminance" else None
     with VideoWriter(output, fps=fps, audio_from=input, audio_start=first / info.fps, audio_duration=n_out / fps) as writer:
         for i in range(n_out):
-            writer.write(_read_png(cache / f"frame_{i:05d}.png"))
+            stylized = _read_png(cache / f"frame_{i:05d}.png")
+            if contents is not None:
+                stylized = to_array(plan.finish(to_tensor(stylized), to_tensor(next(contents))))
+            writer.write(stylized)
     if not keep_cache:
         shutil.rmtree(cache, ignore_errors=True)
     return result
 
 
-def _stylize_gatys(frames, style, config: GatysConfig, dev, cache: Path, result: VideoResult, progress: bool, desc: str):
+def _stylize_gatys(frames, plan: color.ColorPlan, config: GatysConfig, dev, cache: Path, result: VideoResult,
+                   progress: bool, desc: str):
     """Per-frame Gatys, streaming: each frame is independent, so only one is in memory."""
-    stylizer = GatysStylizer(style, config, device=dev)
+    stylizer = GatysStylizer(plan.style, config, device=dev)
     bar = progress_bar(total=result.n_frames, desc=desc, unit="frame", disable=not progress)
     try:
         for i, frame in enumerate(frames):
@@ -172,7 +208,7 @@ def _stylize_gatys(frames, style, config: GatysConfig, dev, cache: Path, result:
             if path.is_file():
                 result.resumed_frames += 1
             else:
-                res = stylizer(to_tensor(frame).to(dev))
+                res = stylizer(plan.content(to_tensor(frame).to(dev)))
                 result.seconds_per_frame.append(res.times[-1] if res.times else 0.0)
                 result.final_losses.append(res.losses[-1] if res.losses else math.nan)
                 save_image(res.image, path)  # atomic: a killed run never leaves a half-written frame
@@ -181,9 +217,10 @@ def _stylize_gatys(frames, style, config: GatysConfig, dev, cache: Path, result:
         bar.close()
 
 
-def _stylize_ruder(frames: list, style, config, dev, cache: Path, result: VideoResult, progress: bool,
+def _stylize_ruder(frames: list, plan: color.ColorPlan, config, dev, cache: Path, result: VideoResult, progress: bool,
                    flow_workers: int | None):
-    """Ruder et al.: flows for the whole range first (in parallel, cached), then frames in order."""
+    """Ruder et al.: flows for the whole range first (in parallel, cached), then frames in order.
+    The flow always comes from the colour frames, whatever the colour mode stylizes."""
     from .flow import compute_flows
     from .ruder import RuderStylizer, needed_pairs, stylize_clip
 
@@ -195,18 +232,149 @@ def _stylize_ruder(frames: list, style, config, dev, cache: Path, result: VideoR
     done = all((cache / f"frame_{i:05d}.png").is_file() for i in range(len(frames)))
     flows = {} if done else compute_flows(frames, needed_pairs(len(frames), config), method=config.flow,
                                           params=dict(config.flow_params), workers=flow_workers, progress=progress)
-    stylizer = RuderStylizer(style, config, device=dev)
+    stylizer = RuderStylizer(plan.style, config, device=dev)
     total = len(frames) * config.passes
     bar = progress_bar(total=total, desc=f"ruder ({config.passes} pass{'es' if config.passes > 1 else ''})",
                        unit="frame", disable=not progress)
     try:
-        clip = stylize_clip([to_tensor(f) for f in frames], stylizer, flows, cache=cache, progress=bar)
+        clip = stylize_clip([plan.content(to_tensor(f)) for f in frames], stylizer, flows, cache=cache, progress=bar)
     finally:
         bar.close()
     result.resumed_frames = clip.resumed
     result.seconds_per_frame = clip.seconds_per_frame
     result.final_losses = clip.final_losses
     result.cuts = clip.cuts
+
+
+_END = object()  # end of a frame stream
+
+
+def _stylize_johnson(input: Path, output: Path, config, info, first: int, end: int, every: int, size, max_side,
+                     fps: float, dev, progress: bool, preserve_color: str) -> VideoResult:
+    """A trained network over a video: decoding, inference and encoding run at the same time.
+
+    A decoding thread fills a bounded queue with frames, the calling thread stylizes them in
+    batches, and an encoding thread drains a bounded queue of finished frames into the writer
+    (ffmpeg releases the GIL while it works): the model waits for ffmpeg only when ffmpeg is
+    the slower part, and host memory stays a few batches whatever the length of the video. Any
+    error or Ctrl-C stops all three and leaves no output file.
+    """
+    import queue
+    import threading
+
+    import torch
+
+    from .johnson import load_model, prepare_model, stylize_batch
+
+    n_out = len(range(first, end, every))
+    model = prepare_model(load_model(config.model, dev), config, dev)
+    amp = config.resolved_amp(dev)
+    stats = None
+    if preserve_color == "histogram":  # the network's palette is fixed: recolour its output to the clip's
+        stats = color.color_stats(read_frames(input, size=size, max_side=max_side, start=first, end=end, step=every))
+    frames_in: queue.Queue = queue.Queue(maxsize=2 * config.batch)
+    frames_out: queue.Queue = queue.Queue(maxsize=2 * config.batch)
+    stop = threading.Event()  # set on any error: every thread quits at its next queue operation
+    errors: list[BaseException] = []
+    written = [0]
+
+    def put(q, item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def get(q):
+        while not stop.is_set():
+            try:
+                return q.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        return None
+
+    def decode():
+        frames = read_frames(input, size=size, max_side=max_side, start=first, end=end, step=every)
+        try:
+            for frame in frames:
+                if not put(frames_in, frame):
+                    return
+            put(frames_in, _END)
+        except BaseException as err:  # noqa: BLE001 - handed to the calling thread
+            errors.append(err)
+            stop.set()
+        finally:
+            frames.close()
+
+    def encode():
+        try:
+            with VideoWriter(output, fps=fps, audio_from=input, audio_start=first / info.fps,
+                             audio_duration=n_out / fps) as writer:
+                while (item := get(frames_out)) is not _END:
+                    if item is None:  # stopped: raise inside the writer so it deletes its temp files
+                        raise InterruptedError
+                    writer.write(item)
+                    written[0] += 1
+        except InterruptedError:
+            pass
+        except BaseException as err:  # noqa: BLE001
+            errors.append(err)
+            stop.set()
+
+    threads = [threading.Thread(target=decode, daemon=True), threading.Thread(target=encode, daemon=True)]
+    for t in threads:
+        t.start()
+    result = VideoResult(output=output, n_frames=n_out, fps=fps, resumed_frames=0, first_frame=first, end_frame=end)
+    bar = progress_bar(total=n_out, desc=f"johnson {input.name}", unit="frame", disable=not progress)
+    try:
+        done = False
+        while not done:
+            batch = []
+            while len(batch) < config.batch:
+                item = get(frames_in)
+                if item is None:
+                    raise errors[0] if errors else InterruptedError("stopped")
+                if item is _END:
+                    done = True
+                    break
+                batch.append(item)
+            if not batch:
+                break
+            t0 = time.perf_counter()
+            x = torch.from_numpy(np.stack(batch)).to(dev, non_blocking=True).permute(0, 3, 1, 2).float().div_(255)
+            content = x
+            if preserve_color == "luminance":
+                x = color.to_luminance_image(x)
+            if config.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            y = stylize_batch(model, x, amp)
+            if preserve_color == "luminance":
+                y = color.luminance_only(y, content)
+            elif stats is not None:
+                y = torch.cat([color.match_color_to_stats(f[None], stats.mean, stats.cov) for f in y])
+            out = (y.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous().cpu().numpy()
+            seconds = (time.perf_counter() - t0) / len(batch)
+            for frame in out:
+                if not put(frames_out, frame):
+                    raise errors[0] if errors else InterruptedError("stopped")
+            result.seconds_per_frame += [seconds] * len(batch)
+            bar.update(len(batch))
+        put(frames_out, _END)
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        bar.close()
+        for t in threads:
+            t.join()
+    if errors:
+        raise errors[0]
+    if written[0] < n_out:
+        output.unlink(missing_ok=True)  # no partial output
+        raise VstError(f"only {written[0]} of {n_out} frames could be decoded from '{input}'; the file may be truncated")
+    return result
 
 
 def _read_png(path: Path) -> np.ndarray:

@@ -10,7 +10,7 @@ output's Gaussians, which has the closed form (Dowson & Landau 1982; Givens & Sh
     W2^2 = |mu_s - mu_x|^2 + Tr Sigma_s + Tr Sigma_x - 2 Tr((Sigma_s^1/2 Sigma_x Sigma_s^1/2)^1/2).
 
 It matches means and covariances and is a true metric on Gaussians (0 only for identical
-statistics, symmetric, triangle inequality). Its use for style transfer: Mroueh (2019),
+statistics, symmetric, triangle inequality). Its use for style transfer: Mroueh (AISTATS 2020, arXiv 2019),
 "Wasserstein style transfer"; Kolkin et al. (2019) and follow-ups use related optimal-transport
 style losses.
 
