@@ -5,7 +5,7 @@
 #   make figures   regenerate report/figures/ (SMOKE=1 for the quick version)
 #   make report    build report/build/main.pdf (needs TeX: see report/README.md)
 #   make bench     benchmarks/bench_gatys_vs_pastiche.py (results: benchmarks/RESULTS.md)
-#   make bench-flow / bench-temporal / bench-style-color   flow, Ruder-vs-Gatys, W2 and colour benchmarks
+#   make bench-flow / -temporal / -style-color / -johnson   flow, Ruder, W2 + colour, fast-network benchmarks
 #   make lab       open the notebooks in JupyterLab
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -17,7 +17,7 @@ ifneq ($(wildcard ../shared/data/registry.tsv),)
 export VSTLIB_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup demo test figures report bench bench-flow bench-temporal bench-style-color lab clean
+.PHONY: setup demo test figures report bench bench-flow bench-temporal bench-style-color bench-johnson lab clean
 .DEFAULT_GOAL := help
 
 help:
@@ -56,6 +56,9 @@ bench-temporal: setup
 
 bench-style-color: setup
 	$(PY) benchmarks/bench_style_color.py
+
+bench-johnson: setup
+	$(PY) benchmarks/bench_johnson.py
 
 lab: setup
 	$(PY) -m pip install --quiet jupyterlab && $(VENV)/bin/jupyter lab notebooks

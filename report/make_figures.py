@@ -30,6 +30,9 @@ Section 3, Ruder et al. (``--only ruder``; the computations of notebooks/02_rude
                           precision / recall of its occlusion mask against Sintel's
     ruder_numbers.tex     the \\newcommand macros quoted in the Ruder section (\\Ruder...)
 
+Section 4, Johnson et al.'s fast network (``--only johnson``: johnson_*): the shipped networks
+against Gatys on a held-aside frame, their training curves, a speed table; see figures_johnson.py.
+
 Sections 5 and 7, Wasserstein style loss (``--only wasserstein``: w2_*) and colour preservation
 (``--only color``: color_*), the computations of notebooks 04 and 06: see figures_w2_color.py.
 
@@ -56,13 +59,15 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "report" / "figures"
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))  # figures_w2_color.py, beside this file
+from figures_johnson import JOHNSON_FILES, JOHNSON_FULL, JOHNSON_SMOKE  # noqa: E402
 from figures_w2_color import COLOR_FILES, SC_FULL, SC_SMOKE, W2_FILES  # noqa: E402
 GATYS_FILES = ("gatys_image.png", "gatys_loss.pdf", "gatys_flicker.png", "gatys_table.tex", "gatys_numbers.tex")
 RUDER_FILES = ("ruder_flow.png", "ruder_occlusion.png", "ruder_flicker.pdf", "ruder_frames.png", "ruder_table.tex",
                "ruder_flow_table.tex", "ruder_numbers.tex")
-SECTION_FILES = {"gatys": GATYS_FILES, "ruder": RUDER_FILES, "wasserstein": W2_FILES, "color": COLOR_FILES}
+SECTION_FILES = {"gatys": GATYS_FILES, "ruder": RUDER_FILES, "johnson": JOHNSON_FILES, "wasserstein": W2_FILES,
+                 "color": COLOR_FILES}
 SECTIONS = tuple(SECTION_FILES)
-FILES = GATYS_FILES + RUDER_FILES + W2_FILES + COLOR_FILES
+FILES = GATYS_FILES + RUDER_FILES + JOHNSON_FILES + W2_FILES + COLOR_FILES
 
 
 @dataclass(frozen=True)
@@ -914,8 +919,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--smoke", action="store_true",
                    help="tiny sizes and iterations (also when SMOKE=1 or VSTLIB_SMOKE=1 is set)")
     p.add_argument("--only", choices=SECTIONS,
-                   help="regenerate one section's files only (gatys: gatys_*, ruder: ruder_*, wasserstein: w2_*, "
-                        "color: color_*; default: all)")
+                   help="regenerate one section's files only (gatys: gatys_*, ruder: ruder_*, johnson: johnson_*, "
+                        "wasserstein: w2_*, color: color_*; default: all)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
                    help="output folder, created if missing (default: report/figures)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps or auto (default: auto)")
@@ -1079,6 +1084,11 @@ def main(argv=None) -> int:
             make_gatys(s, device, out, short, long)
         if "ruder" in sections:
             make_ruder(r, device, out)
+        if "johnson" in sections:
+            from figures_johnson import make_johnson
+
+            with one_thread_if_smoke(s.smoke, device):
+                make_johnson(JOHNSON_SMOKE if s.smoke else JOHNSON_FULL, device, out)
         sc = replace(SC_SMOKE if s.smoke else SC_FULL, seed=s.seed)
         if "wasserstein" in sections:
             from figures_w2_color import make_wasserstein

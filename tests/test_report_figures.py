@@ -26,7 +26,8 @@ RUDER_FILES = ("ruder_flow.png", "ruder_occlusion.png", "ruder_flicker.pdf", "ru
                "ruder_flow_table.tex", "ruder_numbers.tex")
 W2_FILES = ("w2_images.png", "w2_stats.pdf", "w2_flicker.pdf", "w2_table.tex", "w2_numbers.tex")
 COLOR_FILES = ("color_images.png", "color_flicker.pdf", "color_table.tex", "color_numbers.tex")
-EXPECTED = GATYS_FILES + RUDER_FILES + W2_FILES + COLOR_FILES
+JOHNSON_FILES = ("johnson_images.png", "johnson_loss.pdf", "johnson_table.tex", "johnson_numbers.tex")
+EXPECTED = GATYS_FILES + RUDER_FILES + JOHNSON_FILES + W2_FILES + COLOR_FILES
 MACROS = ("GatysFlickerIn", "GatysFlickerOut", "GatysFlickerRatio", "GatysSecondsPerFrame", "GatysDevice")
 # Ruder macros whose value is a plain decimal number (the others are text: sizes, names, device).
 RUDER_NUMERIC = ("RuderFrames", "RuderFirstFrame", "RuderEvery", "RuderFps", "RuderIters", "RuderFrameIters",
@@ -104,11 +105,11 @@ def test_help_runs_quickly():
 
 def test_only_and_ruder_settings():
     m = _load_script()
-    assert m.FILES == EXPECTED and set(m.SECTION_FILES) == {"gatys", "ruder", "wasserstein", "color"}
+    assert m.FILES == EXPECTED and set(m.SECTION_FILES) == {"gatys", "ruder", "johnson", "wasserstein", "color"}
     assert m.parse_args([]).only is None  # default: both sections
     assert m.parse_args(["--only", "ruder"]).only == "ruder"
     with pytest.raises(SystemExit):
-        m.parse_args(["--only", "johnson"])
+        m.parse_args(["--only", "reconet"])  # not a section (yet)
     full = m.ruder_settings_from(m.parse_args([]))
     if not m.env_smoke():
         assert (full.frames, full.side, full.iters, full.frame_iters, full.flow) == (12, 256, 150, 50, "deepflow")
@@ -268,6 +269,25 @@ def test_ruder_numbers_define_the_macros(figures):
     assert _tex_number(rows["Ruder"][3]) == pytest.approx(numeric["RuderEwarpRatio"], rel=1e-3)
     flow_rows = _rows(figures / "ruder_flow_table.tex")
     assert _tex_number(flow_rows["DeepFlow"][0]) == pytest.approx(numeric["RuderEpeDeepflow"], rel=1e-3)
+
+
+@pytest.mark.slow
+def test_johnson_table_and_numbers_agree(figures):
+    text = (figures / "johnson_table.tex").read_text()
+    _bare_tabular(text)
+    rows = _rows(figures / "johnson_table.tex")
+    values = _macros(figures / "johnson_numbers.tex")
+    shipped = [k for k in rows if k.startswith("\\texttt")]
+    assert len(shipped) == int(values["JohnsonModels"]) >= 2
+    for name in shipped:
+        net, gatys, ratio = (_tex_number(c) for c in rows[name][1:4])
+        assert net > 0 and gatys > 0 and ratio == pytest.approx(net / gatys, rel=0.02)
+    ref, ours, speedup = (_tex_number(c) for c in rows["Width 32, model only"][:3])
+    assert speedup == pytest.approx(ours / ref, rel=0.02) and float(values["JohnsonSpeedup"]) == pytest.approx(speedup, rel=1e-3)
+    assert float(values["JohnsonEndToEnd"]) > 0 and "smoke" in values["JohnsonSmokeNote"]
+    with Image.open(figures / "johnson_images.png") as im:
+        im.load()
+    assert (figures / "johnson_loss.pdf").read_bytes().startswith(b"%PDF")
 
 
 @pytest.mark.slow

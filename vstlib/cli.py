@@ -1,6 +1,8 @@
 """The ``vst`` command line (also ``python -m vstlib``).
 
-    vst stylize INPUT --style STYLE [-o OUT] [--method gatys|ruder] [--max-side N] [--iters N] ...
+    vst stylize INPUT --style STYLE [-o OUT] [--method gatys|ruder|johnson] [--max-side N] [--iters N] ...
+    vst train --style STYLE -o MODEL.pth [--data PATH ...] [--steps N]   # Johnson et al.'s network
+    vst models                    # the shipped networks
     vst demo                      # stylize 2 s of the sample clip, writes vst_demo.mp4
     vst data list | vst data fetch NAME
 
@@ -25,6 +27,8 @@ EXAMPLES = """examples:
   vst stylize clip.mp4 --style the_scream_munch --start 5 --duration 2 --every 2
   vst stylize clip.mp4 --style udnie_picabia --method ruder --flow deepflow --long-term 1,2,4
   vst stylize photo.jpg --style the_scream_munch --style-loss wasserstein --preserve-color luminance
+  vst stylize clip.mp4 --method johnson --model starry_night_vangogh     (a trained network: fast)
+  vst train --style my_painting.jpg -o mine.pth                          (train one; resumes)
   vst demo
 sample styles: composition_vii_kandinsky, great_wave_hokusai, shipwreck_turner,
   starry_night_vangogh, the_scream_munch, udnie_picabia (or any image path)
@@ -203,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", nargs="+", type=Path, metavar="PATH",
                    help="training images: files, videos, folders (default: the sample clips and photos)")
     t.add_argument("--steps", type=_number(int, 1, 10_000_000), default=2000, metavar="N", help="Adam steps (default 2000)")
+    t.add_argument("--warmup-steps", type=_number(int, 0, 10_000_000), default=0, metavar="N",
+                   help="first N steps: learn to reproduce the input (pixel loss, no VGG) before the style; "
+                        "helps small budgets such as CPU training (default 0: the paper's training)")
     t.add_argument("--crop", type=_number(int, 32, 2048), default=256, metavar="PX", help="training crop side (default 256)")
     t.add_argument("--batch", type=_number(int, 1, 256), default=4, metavar="N", help="crops per step (default 4)")
     t.add_argument("--width", type=_number(int, 4, 256), default=32, metavar="C",
@@ -211,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=_number(float, 0, low_open=True), default=1e-3, metavar="LR", help="Adam learning rate (default 1e-3)")
     t.add_argument("--content-weight", type=_number(float, 0), default=1.0, metavar="W", help="default 1")
     t.add_argument("--style-weight", type=_number(float, 0), default=None, metavar="W",
-                   help="default 1000 for gram, 1500 for wasserstein")
+                   help="default 0.5 for gram, 0.75 for wasserstein (a network must keep every image recognizable)")
     t.add_argument("--style-loss", choices=("gram", "wasserstein"), default="gram", help="default gram")
     t.add_argument("--tv-weight", type=_number(float, 0), default=0.0, metavar="W", help="default 0")
     t.add_argument("--content-layers", default="relu2_2", metavar="L,..", help="VGG19 content layers (default relu2_2)")
@@ -358,7 +365,8 @@ def _train(args) -> int:
     config = TrainConfig(content_layers=tuple(args.content_layers.split(",")), content_weight=args.content_weight,
                          style_weight=args.style_weight, style_loss=args.style_loss, tv_weight=args.tv_weight,
                          norm=args.norm, width=args.width, crop=args.crop, batch=args.batch, lr=args.lr,
-                         steps=args.steps, style_scale=args.style_scale, checkpoint_every=args.checkpoint_every,
+                         steps=args.steps, warmup_steps=args.warmup_steps, style_scale=args.style_scale,
+                         checkpoint_every=args.checkpoint_every,
                          seed=args.seed)
     from .vgg import LAYER_NAMES
 
@@ -371,8 +379,12 @@ def _train(args) -> int:
         images = TrainingImages(default_training_sources(), exclude_last_seconds=HOLDOUT_SECONDS)
     work = args.work_dir or out.with_name(out.stem + ".train")
     result = train(style, config, images, work, device=args.device, progress=not args.quiet)
-    export_model(result.model, out, config, {"style": str(args.style), "data": images.described,
-                                             "steps": result.steps, "device": str(args.device)})
+    from .utils import pick_device
+
+    losses = {k: [float(f"{v:.4g}") for v in values] for k, values in result.losses.items()}
+    export_model(result.model, out, config, {"style": str(args.style), "data": images.described, "steps": result.steps,
+                                             "device": str(pick_device(args.device)), "losses": losses,
+                                             "seconds_last_run": round(result.seconds, 1)})
     resumed = f", resumed at step {result.resumed_from}" if result.resumed_from else ""
     print(f"wrote {out} ({result.steps} steps{resumed}, final loss {result.losses['total'][-1]:.4g}, "
           f"{result.seconds:.0f} s); checkpoints and loss curve in {work}")

@@ -707,6 +707,8 @@ class VideoWriter:
         audio_duration: length of the audio excerpt in seconds; None = video length.
         quality: 0 (worst) to 10 (best), mapped linearly to x264's CRF (51..0); None means
             CRF 18, x264's usual "visually lossless" setting.
+        threads: x264's threads; None lets ffmpeg choose (all cores). Fewer leave the cores to
+            a computation running beside the encoder.
     """
 
     def __init__(
@@ -717,8 +719,10 @@ class VideoWriter:
         audio_start: float = 0.0,
         audio_duration: Optional[float] = None,
         quality: Optional[float] = None,
+        threads: Optional[int] = None,
     ) -> None:
         self.path = Path(path)
+        self.threads = threads
         if self.path.suffix.lower() not in _WRITABLE_VIDEO_EXTENSIONS:
             raise VstError(
                 f"cannot write '{self.path}': H.264 video needs a .mp4, .mov, .mkv or .m4v file name"
@@ -796,7 +800,7 @@ class VideoWriter:
             # (360 -> 368 rows), which distorts the picture. We already made sizes even.
             macro_block_size=1,
             ffmpeg_log_level="error",
-            output_params=["-crf", str(self.crf)],
+            output_params=["-crf", str(self.crf)] + ([] if self.threads is None else ["-threads", str(self.threads)]),
         )
         self._encoder.send(None)  # prime the generator (starts ffmpeg)
 
@@ -881,3 +885,44 @@ class VideoWriter:
         if getattr(self, "_open", False):
             with contextlib.suppress(Exception):
                 self._abort()
+
+
+def concat_videos(
+    parts: List[Path],
+    path: PathLike,
+    audio_from: Optional[PathLike] = None,
+    audio_start: float = 0.0,
+    audio_duration: Optional[float] = None,
+) -> None:
+    """Join H.264 videos written by :class:`VideoWriter` (same size and fps) into ``path``, without
+    re-encoding, and add the trimmed audio of ``audio_from`` (AAC), as VideoWriter does.
+
+    Written to a temporary file and renamed into place: ``path`` is never left half-written.
+    """
+    path = Path(path)
+    if not parts:
+        raise VstError(f"cannot write video '{path}': nothing to join")
+    _check_writable(path)
+    listing = _new_temp_sibling(path, tag="-list")
+    temp = _new_temp_sibling(path, tag="-cat")
+    try:
+        # The concat demuxer's list format: one "file '<path>'" per line, quotes escaped.
+        listing.write_text("".join("file '" + str(Path(p).resolve()).replace("'", "'\\''") + "'\n" for p in parts))
+        cmd = [_ffmpeg(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
+               "-f", "concat", "-safe", "0", "-i", str(listing)]
+        audio = audio_from is not None and has_audio(audio_from)
+        if audio:
+            if audio_duration is None:
+                audio_duration = sum(probe_video(p).duration for p in parts)
+            cmd += ["-ss", f"{audio_start:.6f}", "-t", f"{audio_duration:.6f}", "-i", str(audio_from),
+                    "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "192k"]
+        cmd += ["-c:v", "copy", "-f", "mp4" if path.suffix.lower() in (".mp4", ".m4v") else
+                ("mov" if path.suffix.lower() == ".mov" else "matroska"), str(temp)]
+        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+        if proc.returncode != 0:
+            message = proc.stderr.decode("utf-8", errors="replace").strip().splitlines()
+            raise VstError(f"cannot write video '{path}': {message[-1] if message else proc.returncode}")
+        os.replace(temp, path)
+    finally:
+        _remove_quietly(listing)
+        _remove_quietly(temp)
