@@ -122,34 +122,48 @@ def run_johnson(s: JohnsonSettings, device, workdir: Path) -> dict:
             "e2e_fps": e2e_fps, "e2e_frames": res.n_frames}
 
 
+def _short(name: str) -> str:
+    return name.replace("starry_night_vangogh", "starry").replace("udnie_picabia", "udnie").replace("_w16", " w16")
+
+
 def figure_images(jd: dict):
+    """One row per shipped network: the held-aside frame, the network's output, Gatys."""
     from vstlib.plotting import show_images
 
-    images, titles = [jd["frame"]], ["held-aside frame"]
+    images, titles = [], []
     for name, q in jd["quality"].items():
-        images += [q["net"], q["gatys"]]
-        titles += [f"{name} (network)", "Gatys, same weights"]
-    fig = show_images(images, titles, ncols=len(images) if len(images) <= 3 else 3, size=2.0)
+        images += [jd["frame"], q["net"], q["gatys"]]
+        titles += ["held-aside frame", f"{name} (network)", "Gatys, same weights"]
+    fig = show_images(images, titles, ncols=3, size=2.0)
     _mf()._titles(fig, 10)
     return fig
 
 
 def figure_loss(jd: dict):
+    """Style and content terms per step after the warm-up (pixel reconstruction, not shown)."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(3.3, 2.45))
-    for name, q in jd["quality"].items():
+    fig, ax = plt.subplots(figsize=(3.3, 2.9))
+    for i, (name, q) in enumerate(jd["quality"].items()):
+        color = f"C{i}"
         for term, ls in (("style", "-"), ("content", "--")):
             values = np.asarray(q["losses"].get(term, []), dtype=float)
+            start = int(np.argmax(values > 0)) if np.any(values > 0) else values.size
+            values = values[start:]
             if values.size == 0:
                 continue
             k = min(25, values.size)
             mean = np.convolve(values, np.ones(k) / k, mode="valid")
-            ax.plot(np.arange(k, values.size + 1), mean, ls=ls, label=f"{name[:14]}: {term}")
+            ax.plot(start + np.arange(k, values.size + 1), mean, ls=ls, color=color, lw=1,
+                    label=f"{_short(name)}: {term}")
     ax.set_yscale("log")
     ax.set_xlabel("training step")
     ax.set_ylabel("loss (running mean of 25)")
-    _mf()._compact(ax, "upper right")
+    ax.tick_params(labelsize=8)
+    ax.xaxis.label.set_size(9)
+    ax.yaxis.label.set_size(9)
+    ax.legend(fontsize=6.5, frameon=False, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.22))
+    fig.tight_layout()
     return fig
 
 
