@@ -50,7 +50,7 @@ CHECKPOINT = "checkpoint.pt"
 # 128 px crops (150 steps of 4 from an identity warm-up, Starry Night): style weight 30 and 10
 # washed the content out entirely (content loss rose to that of a grey image), 3 kept some
 # structure, 1 most of it; at 2 a width-16 network lost the content within 200 steps. The
-# shipped models use 0.5 over 700 perceptual steps (vstlib/models/MODEL_CARD.md).
+# shipped models use 0.5 over 700-1000 perceptual steps (vstlib/models/MODEL_CARD.md).
 NETWORK_STYLE_FACTOR = 0.0005
 FORMAT = "vstlib-johnson-1"
 
