@@ -864,20 +864,10 @@ class VideoWriter:
         boundaries, and AAC is what every MP4 player expects whatever the source codec was.
         """
         duration = self.audio_duration if self.audio_duration is not None else self.n_frames / self.fps
-        cmd = [
-            _ffmpeg(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
-            "-i", str(video),
-            # -ss/-t before the second -i apply to that input only: seek and cut the audio.
-            "-ss", f"{self.audio_start:.6f}", "-t", f"{duration:.6f}", "-i", str(self.audio_from),
-            "-map", "0:v:0", "-map", "1:a:0",
-            "-c:v", "copy",
-            "-c:a", "aac", "-b:a", "192k",
-            str(output),
-        ]  # fmt: skip
-        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
-        if proc.returncode != 0:
-            message = proc.stderr.decode("utf-8", errors="replace").strip().splitlines()
-            reason = message[-1] if message else f"ffmpeg exit status {proc.returncode}"
+        cmd = [_ffmpeg(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-i", str(video),
+               *_trimmed_audio_args(self.audio_from, self.audio_start, duration), "-c:v", "copy", str(output)]
+        reason = _run_ffmpeg(cmd)
+        if reason is not None:
             raise VstError(f"cannot add audio from '{self.audio_from}' to '{self.path}': {reason}")
 
     def __del__(self) -> None:
@@ -886,6 +876,27 @@ class VideoWriter:
             with contextlib.suppress(Exception):
                 self._abort()
 
+
+
+def _trimmed_audio_args(audio_from: PathLike, start: float, duration: float) -> List[str]:
+    """ffmpeg arguments adding ``duration`` seconds of ``audio_from``'s audio from ``start`` as a
+    second input, mapped beside the first input's video and encoded to AAC.
+
+    -ss/-t before the second -i apply to that input only: seek and cut the audio. The audio is
+    re-encoded: cutting a compressed stream with 'copy' snaps to packet boundaries, and AAC is
+    what every MP4 player expects whatever the source codec was.
+    """
+    return ["-ss", f"{start:.6f}", "-t", f"{duration:.6f}", "-i", str(audio_from),
+            "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "192k"]
+
+
+def _run_ffmpeg(cmd: List[str]) -> Optional[str]:
+    """Run an ffmpeg command; None on success, else its last error line (or exit status)."""
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    if proc.returncode == 0:
+        return None
+    message = proc.stderr.decode("utf-8", errors="replace").strip().splitlines()
+    return message[-1] if message else f"ffmpeg exit status {proc.returncode}"
 
 def concat_videos(
     parts: List[Path],
@@ -910,18 +921,15 @@ def concat_videos(
         listing.write_text("".join("file '" + str(Path(p).resolve()).replace("'", "'\\''") + "'\n" for p in parts))
         cmd = [_ffmpeg(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
                "-f", "concat", "-safe", "0", "-i", str(listing)]
-        audio = audio_from is not None and has_audio(audio_from)
-        if audio:
+        if audio_from is not None and has_audio(audio_from):
             if audio_duration is None:
                 audio_duration = sum(probe_video(p).duration for p in parts)
-            cmd += ["-ss", f"{audio_start:.6f}", "-t", f"{audio_duration:.6f}", "-i", str(audio_from),
-                    "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "192k"]
+            cmd += _trimmed_audio_args(audio_from, audio_start, audio_duration)
         cmd += ["-c:v", "copy", "-f", "mp4" if path.suffix.lower() in (".mp4", ".m4v") else
                 ("mov" if path.suffix.lower() == ".mov" else "matroska"), str(temp)]
-        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
-        if proc.returncode != 0:
-            message = proc.stderr.decode("utf-8", errors="replace").strip().splitlines()
-            raise VstError(f"cannot write video '{path}': {message[-1] if message else proc.returncode}")
+        reason = _run_ffmpeg(cmd)
+        if reason is not None:
+            raise VstError(f"cannot write video '{path}': {reason}")
         os.replace(temp, path)
     finally:
         _remove_quietly(listing)
