@@ -331,6 +331,7 @@ def _johnson_pipeline(input: Path, parts: list[Path], per_part: int, start: int,
     # On a CPU the network already uses every core: x264's own thread pool would take turns with
     # torch's threads (measured on 2 cores: 0.82 against 0.78 frames/s file to file).
     encoder_threads = 1 if torch.device(dev).type == "cpu" else None
+    channels_last = config.resolved_channels_last(dev)  # the layout prepare_model gave the network
     frames_in: queue.Queue = queue.Queue(maxsize=2 * config.batch)
     frames_out: queue.Queue = queue.Queue(maxsize=2 * config.batch)
     stop = threading.Event()  # set on any error: every thread quits at its next queue operation
@@ -413,7 +414,7 @@ def _johnson_pipeline(input: Path, parts: list[Path], per_part: int, start: int,
             content = x
             if preserve_color == "luminance":
                 x = color.to_luminance_image(x)
-            if config.resolved_channels_last(dev):
+            if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             n = x.shape[0]
             if config.compile and n < config.batch:  # a short last batch: pad it rather than compile again
