@@ -25,7 +25,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -145,9 +144,11 @@ class TrainingImages:
         self.files: list[Path] = []
         self.max_side = max_side
         self.described: list[str] = []
+        in_memory = 0
         for source in sources:
             if isinstance(source, np.ndarray):
                 self.arrays.append(_shrink(source, max_side))
+                in_memory += 1
                 continue
             path = Path(source)
             if path.is_dir():
@@ -162,7 +163,8 @@ class TrainingImages:
                 if p.suffix.lower() in VIDEO_SUFFIXES:
                     info = probe_video(p)
                     end = max(1, info.n_frames - int(round(exclude_last_seconds * info.fps)))
-                    frames = list(read_frames(p, max_side=max_side, end=end, step=video_every))[:max_video_frames]
+                    end = min(end, max_video_frames * video_every)  # decode no further than the frames kept
+                    frames = list(read_frames(p, max_side=max_side, end=end, step=video_every))
                     self.arrays.extend(frames)
                     self.described.append(f"{p.name}: {len(frames)} frames (every {video_every}th of 0..{end - 1})")
                 elif p.suffix.lower() in IMAGE_SUFFIXES:
@@ -171,8 +173,8 @@ class TrainingImages:
             raise VstError("no training images: give image files, videos or folders that hold some")
         if self.files:
             self.described.append(f"{len(self.files)} image files")
-        if any(isinstance(s, np.ndarray) for s in sources if isinstance(sources, (list, tuple))):
-            self.described.append(f"{sum(isinstance(s, np.ndarray) for s in sources)} in-memory photos")
+        if in_memory:
+            self.described.append(f"{in_memory} in-memory photos")
 
     def __len__(self) -> int:
         return len(self.arrays) + len(self.files)
@@ -269,9 +271,10 @@ def perceptual_objective(config: TrainConfig, style: Tensor, device) -> Perceptu
 
 
 def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    from .io import atomic_path
+
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def train(style: Tensor, config: TrainConfig, data: TrainingImages, folder, device=None, progress: bool = True,
@@ -362,9 +365,10 @@ def save_checkpoint(folder: Path, model, optimizer, config: TrainConfig, step: i
     rows = [",".join(("step",) + names)] + [
         ",".join([str(i + 1)] + [f"{losses[k][i]:.6g}" if i < len(losses.get(k, [])) else "0" for k in names])
         for i in range(len(losses["total"]))]
-    tmp = folder / ".losses.csv.tmp"
-    tmp.write_text("\n".join(rows) + "\n")
-    os.replace(tmp, folder / "losses.csv")
+    from .io import atomic_path
+
+    with atomic_path(folder / "losses.csv") as tmp:
+        tmp.write_text("\n".join(rows) + "\n")
     plot_training_losses(losses, folder / "loss_curve.png")
 
 
@@ -395,9 +399,10 @@ def plot_training_losses(losses: dict, path: Path | None = None, smooth: int = 2
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
     if path is not None:
-        tmp = path.with_name(f".{path.stem}.tmp.png")
-        fig.savefig(tmp, dpi=100)
-        os.replace(tmp, path)
+        from .io import atomic_path
+
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=100)
         plt.close(fig)
     return fig
 
