@@ -203,8 +203,8 @@ def table_tex(s: JohnsonSettings, jd: dict, device_long: str) -> str:
              f"output and of a {s.gatys_iters}-iteration Gatys result at the same content and style weights, on a "
              f"held-aside {w}$\\times${h} frame (Tears of Steel, the last two seconds of which training never drew)."),
         note(f"Speed: {ws}$\\times${hs} frames, batch {s.batch}, median of {s.repeats}; reference = float32, NCHW, "
-             f"\\texttt{{no\\_grad}}; \\vstlib{{}} = \\texttt{{inference\\_mode}}, channels-last, bfloat16 autocast on "
-             f"CUDA. File to file: {s.clip_seconds:g}\\,s of \\texttt{{{mf.tex(Path(s.clip).name)}}} decoded, "
+             f"\\texttt{{no\\_grad}}; \\vstlib{{}} = \\texttt{{inference\\_mode}}, folded upsampling; channels-last and "
+             f"bfloat16 autocast on CUDA. File to file: {s.clip_seconds:g}\\,s of \\texttt{{{mf.tex(Path(s.clip).name)}}} decoded, "
              f"stylized and encoded with audio, in overlapping threads."),
         note(f"{mf.tex(device_long)}; PyTorch {mf.tex(torch.__version__)}, \\vstlib{{}} {mf.tex(__version__)}"
              f"{'; smoke settings (not meaningful)' if s.smoke else ''}."),
