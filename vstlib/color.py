@@ -63,7 +63,7 @@ __all__ = [
     "prepare",
 ]
 
-PRESERVE_COLOR_MODES = ("none", "luminance", "histogram")
+from .choices import PRESERVE_COLOR_MODES  # noqa: E402
 MATCH_MODES = ("sym", "chol")
 
 # Default relative regularization of colour covariances, see _regularize.

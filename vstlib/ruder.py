@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,14 +33,14 @@ import torch
 from torch import Tensor
 
 from .engine import PIXEL_SCALE, OptimResult, optimize_image
-from .errors import VstError
-from .flow import BACKENDS, clip_pairs, long_term_weights, occlusion_mask, warp
+from .flow import clip_pairs, long_term_weights, occlusion_mask, warp
 from .gatys import GatysConfig, GatysStylizer
 from .io import load_image, save_image
 from .losses import FeatureLoss
+from .methods.ruder import RuderConfig
 
-INITS = ("warped", "content", "noise")
-
+__all__ = ["RuderConfig", "RuderStylizer", "TemporalLoss", "blend_start", "needed_pairs", "stylize_clip",
+           "warp_neighbour"]
 
 class TemporalLoss(FeatureLoss):
     """Ruder's temporal loss: ``weight * sum_j (1/D) sum_k c_j,k (x_k - w_j,k)^2``.
@@ -74,58 +74,6 @@ class TemporalLoss(FeatureLoss):
         return self.weight * loss
 
 
-@dataclass(frozen=True)
-class RuderConfig:
-    """Everything that defines a Ruder result (and keys the video frame cache).
-
-    ``gatys`` holds the per-frame objective and the first frame's optimization (all of its
-    scales and iterations); later frames run ``frame_iters`` iterations at full size from
-    ``init``, by default a third of ``gatys.iters``: started from the warped previous frame,
-    that is about when they reach the loss per-frame Gatys ends with (benchmarks/RESULTS.md).
-    """
-
-    gatys: GatysConfig = field(default_factory=GatysConfig)
-    # With the default content and style weights (1, 1e3), 1e4 barely changes a content-started
-    # frame and 1e5 pulls it most of the way to the warped previous frame (measured: E_warp ratio
-    # to per-frame Gatys 0.95 / 0.59 / 0.07 for 1.5e3 / 1.5e4 / 1.5e5 on 5 Sintel frames at 160 px).
-    temporal_weight: float = 1e5
-    init: str = "warped"  # later frames: "warped" previous output, "content", or "noise"
-    frame_iters: int | None = None  # iterations for frames after the first (default gatys.iters // 3)
-    flow: str = "deepflow"
-    flow_params: tuple[tuple[str, object], ...] = ()  # backend parameters, e.g. (("preset", "fast"),)
-    long_term: tuple[int, ...] = (1,)  # J: offsets of the earlier frames tied to each frame
-    passes: int = 1  # >1: Ruder's multi-pass algorithm, alternating direction
-    blend: float = 0.5  # multi-pass: delta, the weight of the warped neighbour in a frame's start
-    cut_threshold: float = 0.2  # a frame with fewer reliable pixels than this starts a new shot
-
-    def __post_init__(self):
-        def check(ok, msg):
-            if not ok:
-                raise VstError(msg)
-
-        check(math.isfinite(self.temporal_weight) and self.temporal_weight >= 0,
-              f"temporal weight must be a finite number >= 0, got {self.temporal_weight}")
-        check(self.init in INITS, f"unknown init '{self.init}'; choose warped, content or noise")
-        check(self.frame_iters is None or self.frame_iters >= 1, f"frame iterations must be >= 1, got {self.frame_iters}")
-        check(self.flow in BACKENDS, f"unknown flow method '{self.flow}'; choose one of {', '.join(BACKENDS)}")
-        check(len(self.long_term) >= 1 and all(isinstance(j, int) and j >= 1 for j in self.long_term)
-              and list(self.long_term) == sorted(set(self.long_term)) and self.long_term[0] == 1,
-              f"long-term offsets must be increasing integers starting at 1, e.g. 1,2,4; got {self.long_term}")
-        check(self.passes >= 1, f"passes must be >= 1, got {self.passes}")
-        check(0 <= self.blend <= 1, f"blend must be in [0, 1], got {self.blend}")
-        check(0 <= self.cut_threshold < 1, f"cut threshold must be in [0, 1), got {self.cut_threshold}")
-
-    @property
-    def later_iters(self) -> int:
-        return self.frame_iters if self.frame_iters is not None else max(1, self.gatys.iters // 3)
-
-    def replace(self, **changes) -> RuderConfig:
-        return replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
 @dataclass
 class Neighbour:
     """An earlier (or, in multi-pass, later) stylized frame moved onto the current frame."""
@@ -155,10 +103,11 @@ class RuderStylizer:
     >>> second = stylizer.stylize_frame(frame1, [warp_neighbour(first.image, flow_1_0, flow_0_1)])
     """
 
-    def __init__(self, style: Tensor, config: RuderConfig = RuderConfig(), device=None):
+    def __init__(self, style: Tensor, config: RuderConfig = RuderConfig(), device=None, styles=None):
         self.config = config
         self.temporal = TemporalLoss(config.temporal_weight)
-        self.gatys = GatysStylizer(style, config.gatys, device=device, extra_losses={"temporal": self.temporal})
+        self.gatys = GatysStylizer(style, config.gatys, device=device, extra_losses={"temporal": self.temporal},
+                                   styles=styles)
         self.device = self.gatys.device
 
     @property
@@ -202,8 +151,15 @@ class RuderStylizer:
             raise ValueError("a frame without neighbours optimized for a fixed number of iterations needs an init")
         start = init.to(self.device) if init is not None else self.start_image(content, neighbours)
         torch.manual_seed(cfg.seed)
-        return optimize_image(self.objective, start, optimizer=cfg.optimizer, iters=iters or self.config.later_iters,
-                              lr=cfg.lr, tol=cfg.tol, first_step=cfg.first_step, callback=callback, progress=progress)
+        return optimize_image(self.objective, start, **self.gatys.engine_options(iters or self.config.later_iters),
+                              callback=callback, progress=progress)
+
+    def next_frame(self, content: Tensor, neighbours: Sequence[Neighbour]) -> tuple[OptimResult, bool]:
+        """A frame of the first (or only) pass: tied to its warped earlier frames (nearest first),
+        or, when the flow finds almost nothing of the previous frame (a shot cut), started afresh
+        like the first frame. Returns the result and whether this frame was a cut."""
+        cut = bool(neighbours) and float(neighbours[0].mask.mean()) < self.config.cut_threshold
+        return self.stylize_frame(content, [] if cut else neighbours, long_term=True), cut
 
     def loss_parts(self, image: Tensor) -> dict[str, float]:
         return self.gatys.loss_parts(image)
@@ -275,12 +231,9 @@ def stylize_clip(frames: Sequence[Tensor], stylizer: RuderStylizer, flows: dict,
             else:
                 content = frames[i].to(dev)
                 if p == 1:
-                    nbs = [neighbour(i, i - j) for j in cfg.long_term if i - j >= 0]
-                    init = None
-                    if nbs and float(nbs[0].mask.mean()) < cfg.cut_threshold:
-                        nbs = []  # flow finds (almost) nothing of the previous frame: a shot cut
+                    res, cut = stylizer.next_frame(content, [neighbour(i, i - j) for j in cfg.long_term if i - j >= 0])
+                    if cut:
                         result.cuts.append(i)
-                    res = stylizer.stylize_frame(content, nbs, long_term=True)
                 else:
                     nbs = [neighbour(i, k) for k in (i + step, i - step) if 0 <= k < n]
                     init = blend_start(state[i].to(dev), nbs[0], cfg.blend) if nbs else state[i].to(dev)

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from .errors import VstError
 
-NORMS = ("instance", "batch", "none")
+from .choices import NORMS  # noqa: E402
 
 
 def _norm(kind: str, channels: int) -> nn.Module:

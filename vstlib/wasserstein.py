@@ -256,6 +256,17 @@ class WassersteinStyleLoss(FeatureLoss):
             targets[layer] = (mu, cov, sqrtm_psd(cov))
         self.targets = targets
 
+    @staticmethod
+    def mix_targets(targets, weights) -> dict:
+        """A mix of several styles: per layer the weighted mean of the means and of the
+        covariances (the Gaussian of the pooled features when the means agree), square root anew."""
+        mixed = {}
+        for layer in targets[0]:
+            mu = sum(w * t[layer][0] for t, w in zip(targets, weights))
+            cov = sum(w * t[layer][1] for t, w in zip(targets, weights))
+            mixed[layer] = (mu, cov, sqrtm_psd(cov))
+        return mixed
+
     def forward(self, features, image):
         loss = torch.zeros((), dtype=torch.float64, device=image.device)
         for layer, lw in zip(self.layers, self.layer_weights):
