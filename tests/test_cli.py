@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 import vstlib
-from vstlib import cli, data, gatys
+from vstlib import cli, data, gatys, runner
 from vstlib.engine import OptimResult
 from vstlib.io import probe_video
 
@@ -110,8 +110,8 @@ def test_stylize_help(capsys):
 def test_demo_help(capsys):
     code, out, _ = run_main(capsys, "demo", "--help")
     assert code == 0
-    for text in ("--output", "vst_demo.mp4", "--style", "starry_night_vangogh", "--max-side", "(default 128)",
-                 "--duration", "(default 2)", "--iters", "(default 20)"):
+    for text in ("--output", "vst_demo.mp4", "--model", "starry_night_vangogh_w16", "--duration", "(default 3)",
+                 "own resolution"):
         assert text in out, text
 
 
@@ -202,7 +202,7 @@ BAD_INPUTS = {
     "image input, unknown extension": (["stylize", "{png}", "--style", STYLE, "-o", "out.xyz"], [], ["out.xyz"]),
     "unknown device": (["stylize", "{png}", "--style", STYLE, "--device", "tpu", "-o", "out.png"], [], ["tpu"]),
     "cache dir is a file": (["stylize", VIDEO, "--style", STYLE, "--cache-dir", "{file}", "-o", "out.mp4",
-                             "--duration", "0.1"], [_text_file("cache")], ["cache", "frame cache"]),
+                             "--duration", "0.1"], [_text_file("cache")], ["cache", "resume folder"]),
     "unknown option": (["stylize", "{png}", "--style", STYLE, "--itres", "3"], [], ["--itres"]),
     "unknown style loss": (["stylize", "{png}", "--style", STYLE, "--style-loss", "histogram"], [],
                            ["--style-loss", "gram", "wasserstein"]),
@@ -320,18 +320,19 @@ def test_interrupt_then_resume(capsys, workdir, monkeypatch):
         return OptimResult(image=content.clone(), losses=[1.0], times=[0.01], iterations=1)
 
     monkeypatch.setattr(gatys.GatysStylizer, "__call__", interrupted)
+    monkeypatch.setattr(runner, "PART_SECONDS", 1 / 24)  # a finished part per frame
     argv = ["stylize", VIDEO, "--style", STYLE, "--max-side", "32", "--duration", "0.125", "--iters", "1", "-q",
             "-o", "out.mp4"]
     code, out, err = run_main(capsys, *argv)
     assert code == 130
     assert "Traceback" not in err and len(err.splitlines()) == 1 and "resume" in err
     assert not (workdir / "out.mp4").exists()
-    (cache,) = [p for p in workdir.iterdir() if ".frames-" in p.name]
-    assert len(list(cache.glob("frame_*.png"))) == 1
+    (cache,) = [p for p in workdir.iterdir() if ".vst-" in p.name]
+    assert len(list(cache.glob("part_*.mp4"))) == 1
 
     code, out, err = run_main(capsys, *argv)  # second call: the fake passes the other 2 frames
     assert code == 0, err
-    assert "wrote out.mp4 (3 frames at 24 fps, 1 resumed from cache)" in out
+    assert "wrote out.mp4 (32x18, 3 frames at 24 fps, 1 resumed)" in out
     assert folder_names(workdir) == ["out.mp4"]
 
 
@@ -405,7 +406,7 @@ def test_stylize_video(capsys, workdir):
                               "--iters", "2", "-o", "out.mp4", "-q")
     assert code == 0, err
     assert err == ""  # -q: no progress bar
-    assert "wrote out.mp4 (6 frames at 24 fps)" in out
+    assert "wrote out.mp4 (48x28, 6 frames at 24 fps)" in out
     info = probe_video(workdir / "out.mp4")
     assert (info.n_frames, info.width, info.height, info.has_audio) == (6, 48, 28, True)
     assert info.fps == pytest.approx(24, abs=0.01)
@@ -417,7 +418,7 @@ def test_stylize_video_ruder(capsys, workdir):
                               "--max-side", "32", "--duration", "0.125", "--iters", "2", "--frame-iters", "1",
                               "--long-term", "1,2", "--flow-workers", "2", "-o", "ruder.mp4", "-q")
     assert code == 0, err
-    assert "wrote ruder.mp4 (3 frames at 24 fps)" in out
+    assert "wrote ruder.mp4 (32x18, 3 frames at 24 fps)" in out
     info = probe_video(workdir / "ruder.mp4")
     assert (info.n_frames, info.has_audio) == (3, True)
     assert folder_names(workdir) == ["ruder.mp4"]
@@ -428,19 +429,20 @@ def test_stylize_video_every_and_keep_cache(capsys, workdir, fake_stylizer):
                               "--duration", "0.25", "--every", "2", "--iters", "1", "--keep-cache", "-q")
     assert code == 0, err
     name = "bbb_adain_640x360_10s_udnie_picabia_gatys.mp4"
-    assert f"wrote {name} (3 frames at 12 fps)" in out
+    assert f"wrote {name} (32x18, 3 frames at 12 fps)" in out
     info = probe_video(workdir / name)
     assert (info.n_frames, info.width, info.height, info.has_audio) == (3, 32, 18, True)
     assert info.fps == pytest.approx(12, abs=0.01)
-    (cache,) = [p for p in workdir.iterdir() if ".frames-" in p.name]
-    assert len(list(cache.glob("frame_*.png"))) == 3
+    (cache,) = [p for p in workdir.iterdir() if ".vst-" in p.name]
+    assert len(list(cache.glob("part_*.mp4"))) == 1
     assert len(fake_stylizer) == 3
 
 
-def test_demo_with_tiny_settings(capsys, workdir, fake_stylizer):
-    code, out, err = run_main(capsys, "demo", "--max-side", "32", "--duration", "0.125", "--iters", "1", "-q")
+def test_demo_with_tiny_settings(capsys, workdir):
+    """The demo runs a shipped network at the clip's own resolution and says where the file is."""
+    code, out, err = run_main(capsys, "demo", "--duration", "0.125", "-q")
     assert code == 0, err
-    assert "wrote vst_demo.mp4 (3 frames at 24 fps)" in out
+    assert f"wrote {workdir / 'vst_demo.mp4'} (640x360, 3 frames at 24 fps" in out
     assert probe_video(workdir / "vst_demo.mp4").has_audio
 
 

@@ -71,9 +71,9 @@ def test_temporal_loss_by_hand():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"temporal_weight": -1}, "temporal weight"), ({"init": "random"}, "unknown init"),
-    ({"flow": "lucas"}, "unknown flow"), ({"long_term": (2, 4)}, "starting at 1"), ({"long_term": (1, 1)}, "increasing"),
-    ({"passes": 0}, "passes"), ({"blend": 2.0}, "blend"), ({"frame_iters": 0}, "frame iterations"),
+    ({"temporal_weight": -1}, "--temporal-weight"), ({"init": "random"}, "unknown --frame-init"),
+    ({"flow": "lucas"}, "unknown --flow"), ({"long_term": (2, 4)}, "start at 1"), ({"long_term": (1, 1)}, "increase"),
+    ({"passes": 0}, "passes"), ({"blend": 2.0}, "blend"), ({"frame_iters": 0}, "--frame-iters"),
 ])
 def test_config_is_checked(kwargs, match):
     with pytest.raises(VstError, match=match):
@@ -224,9 +224,10 @@ def test_stylize_video_ruder_end_to_end(bbb_path, data_dir, tmp_path):
 
 def test_stylize_video_ruder_resumes_after_interrupt(bbb_path, data_dir, tmp_path, monkeypatch):
     """Ctrl-C in the middle of a Ruder video keeps the finished frames; the same call resumes."""
-    from vstlib import ruder
+    from vstlib import ruder, runner
     from vstlib.video import stylize_video
 
+    monkeypatch.setattr(runner, "PART_SECONDS", 1 / 24)  # a part per frame
     original = ruder.RuderStylizer.stylize_frame
     calls = []
 
@@ -244,8 +245,9 @@ def test_stylize_video_ruder_resumes_after_interrupt(bbb_path, data_dir, tmp_pat
     with pytest.raises(KeyboardInterrupt):
         stylize_video(bbb_path, style, out, "ruder", cfg, **kwargs)
     assert not out.exists()
-    (cache,) = [p for p in tmp_path.iterdir() if ".frames-" in p.name]
-    assert len(list(cache.glob("frame_*.png"))) == 2
+    (cache,) = [p for p in tmp_path.iterdir() if ".vst-" in p.name]
+    assert len(list(cache.glob("part_*.mp4"))) == 2
+    assert (cache / "state_000002.pt").is_file()  # the previous result, carried exactly
     res = stylize_video(bbb_path, style, out, "ruder", cfg, **kwargs)
     assert res.resumed_frames == 2 and len(res.seconds_per_frame) == 2
     assert calls == [0, 1, 1, 1, 1]  # frame 2 was interrupted once, then frames 2 and 3 ran with a neighbour

@@ -1,5 +1,5 @@
-"""Tests for vstlib.video.stylize_video: frame selection, fps, audio, the resumable frame cache,
-input checks, and the flicker of the per-frame baseline.
+"""Tests for vstlib.video.stylize_video (the runner, vstlib.runner): frame selection, fps, audio,
+resuming from finished parts, input checks, and the flicker of the per-frame baseline.
 
 Only one test runs the real Gatys optimization (tiny: 48 px, 2 iterations, 6 frames); the
 others swap the stylizer's ``__call__`` for a stand-in that returns the content unchanged (or
@@ -21,7 +21,8 @@ from vstlib.errors import VstError
 from vstlib.gatys import GatysConfig
 from vstlib.io import probe_video, read_frames, to_array, to_tensor
 from vstlib.metrics import frame_difference
-from vstlib.video import _read_png, stylize_video
+from vstlib import runner
+from vstlib.video import stylize_video
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -56,11 +57,28 @@ class FakeStylizer:
 
 
 def _cache_dirs(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir() and ".frames-" in p.name)
+    return sorted(p for p in folder.iterdir() if p.is_dir() and ".vst-" in p.name)
 
 
-def _frames(cache: Path) -> list[str]:
-    return sorted(p.name for p in cache.glob("frame_*.png"))
+def _parts(cache: Path) -> list[str]:
+    return sorted(p.name for p in cache.glob("part_*.mp4"))
+
+
+@pytest.fixture
+def two_frame_parts(monkeypatch):
+    """Parts of 2 frames (at 24 fps), so a few frames show the resume mechanism."""
+    monkeypatch.setattr(runner, "PART_SECONDS", 2 / 24)
+
+
+class Capture:
+    """A post step that keeps the exact outputs (before H.264)."""
+
+    def __init__(self):
+        self.frames = []
+
+    def __call__(self, image, item):
+        self.frames.append(to_array(image))
+        return image
 
 
 # --------------------------------------------------------------------------------------------
@@ -71,8 +89,9 @@ def _frames(cache: Path) -> list[str]:
 def test_stylize_video_writes_mp4_with_audio_and_flickers(bbb_path, style_path, tmp_path):
     out = tmp_path / "out.mp4"
     n = 6  # 0.25 s at 24 fps
+    capture = Capture()
     result = stylize_video(bbb_path, style_path, out, "gatys", TINY, max_side=MAX_SIDE, start=3.0, duration=0.25,
-                           device="cpu", keep_cache=True, progress=False)
+                           device="cpu", keep_cache=True, progress=False, post_steps=[capture])
     assert result.output == out and result.n_frames == n and result.fps == 24 and result.resumed_frames == 0
     assert len(result.seconds_per_frame) == n and len(result.final_losses) == n
     assert all(np.isfinite(result.final_losses))
@@ -84,16 +103,16 @@ def test_stylize_video_writes_mp4_with_audio_and_flickers(bbb_path, style_path, 
     assert (info.width, info.height) == (48, 28)
     assert info.duration == pytest.approx(n / 24, abs=0.1)
 
-    # keep_cache=True keeps the finished frames (and the settings that keyed them)
+    # keep_cache=True keeps the finished parts (and the settings that keyed them)
     (cache,) = _cache_dirs(tmp_path)
-    assert _frames(cache) == [f"frame_{i:05d}.png" for i in range(n)]
+    assert _parts(cache) == ["part_000000_000006.mp4"]
     settings = json.loads((cache / "settings.json").read_text())
     assert settings["first"] == 72 and settings["end"] == 78 and settings["config"]["iters"] == 2
 
     # The per-frame baseline flickers: stylized frames change more from one frame to the next
-    # than the input does (measured on the lossless cached frames, not the H.264 output).
+    # than the input does (measured on the exact outputs, not the H.264 output).
     inputs = list(read_frames(bbb_path, max_side=MAX_SIDE, start=72, end=78))
-    outputs = [_read_png(cache / name) for name in _frames(cache)]
+    outputs = capture.frames
     assert outputs[0].shape == inputs[0].shape == (27, 48, 3)
     assert not np.array_equal(outputs[0], inputs[0])  # it was stylized
     d_in, d_out = frame_difference(inputs), frame_difference(outputs)
@@ -108,8 +127,9 @@ def test_stylize_video_writes_mp4_with_audio_and_flickers(bbb_path, style_path, 
 def test_start_and_every(bbb_path, style_path, tmp_path, monkeypatch):
     fake = FakeStylizer().install(monkeypatch)
     out = tmp_path / "every2.mp4"
+    capture = Capture()
     result = stylize_video(bbb_path, style_path, out, config=TINY, max_side=MAX_SIDE, start=1.0, duration=0.25,
-                           every=2, device="cpu", keep_cache=True, progress=False)
+                           every=2, device="cpu", progress=False, post_steps=[capture])
     # frames 24, 26, 28 of the source; fps halved
     assert result.n_frames == 3 and fake.calls == 3 and result.fps == 12
     info = probe_video(out)
@@ -118,9 +138,8 @@ def test_start_and_every(bbb_path, style_path, tmp_path, monkeypatch):
     assert info.has_audio
     assert info.duration == pytest.approx(0.25, abs=0.1)
 
-    (cache,) = _cache_dirs(tmp_path)
     expected = list(read_frames(bbb_path, max_side=MAX_SIDE, start=24, end=30, step=2))
-    got = [_read_png(cache / name) for name in _frames(cache)]
+    got = capture.frames
     assert len(got) == len(expected) == 3
     for a, b in zip(got, expected):
         np.testing.assert_array_equal(a, b)
@@ -156,19 +175,19 @@ def test_tensor_style_is_accepted(bbb_path, style_path, tmp_path, monkeypatch):
 # --------------------------------------------------------------------------------------------
 
 
-def test_interrupted_run_resumes(bbb_path, style_path, tmp_path, monkeypatch):
+def test_interrupted_run_resumes(bbb_path, style_path, tmp_path, monkeypatch, two_frame_parts):
     out = tmp_path / "resume.mp4"
     kwargs = dict(config=TINY, max_side=MAX_SIDE, duration=0.25, device="cpu", progress=False)
 
-    first = FakeStylizer(interrupt_at=3).install(monkeypatch)  # Ctrl-C while frame 3 is optimized
+    first = FakeStylizer(interrupt_at=4).install(monkeypatch)  # Ctrl-C while frame 4 is optimized
     with pytest.raises(KeyboardInterrupt):
         stylize_video(bbb_path, style_path, out, **kwargs)
-    assert first.calls == 3
+    assert first.calls == 4
     assert not out.exists()
     (cache,) = _cache_dirs(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [cache.name]  # no temp files either
-    assert _frames(cache) == ["frame_00000.png", "frame_00001.png"]
-    assert sorted(p.name for p in cache.iterdir()) == ["frame_00000.png", "frame_00001.png", "settings.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [cache.name]  # no temp files or lock either
+    assert _parts(cache) == ["part_000000_000002.mp4"]  # frames 0-1; frame 2's part was not finished
+    assert sorted(p.name for p in cache.iterdir()) == ["part_000000_000002.mp4", "settings.json"]
 
     second = FakeStylizer().install(monkeypatch)
     result = stylize_video(bbb_path, style_path, out, **kwargs)
@@ -180,18 +199,32 @@ def test_interrupted_run_resumes(bbb_path, style_path, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
 
 
-def test_resume_keep_cache(bbb_path, style_path, tmp_path, monkeypatch):
+def test_resumed_video_equals_an_uninterrupted_one(bbb_path, style_path, tmp_path, monkeypatch, two_frame_parts):
+    kwargs = dict(config=TINY, max_side=32, duration=0.25, device="cpu", progress=False)
+    FakeStylizer().install(monkeypatch)
+    stylize_video(bbb_path, style_path, tmp_path / "whole.mp4", **kwargs)
+    FakeStylizer(interrupt_at=5).install(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        stylize_video(bbb_path, style_path, tmp_path / "resumed.mp4", **kwargs)
+    FakeStylizer().install(monkeypatch)
+    assert stylize_video(bbb_path, style_path, tmp_path / "resumed.mp4", **kwargs).resumed_frames == 4
+    whole, resumed = (np.stack(list(read_frames(tmp_path / n))) for n in ("whole.mp4", "resumed.mp4"))
+    np.testing.assert_array_equal(whole, resumed)
+    assert probe_video(tmp_path / "resumed.mp4").has_audio
+
+
+def test_resume_keep_cache(bbb_path, style_path, tmp_path, monkeypatch, two_frame_parts):
     out = tmp_path / "keep.mp4"
     kwargs = dict(config=TINY, max_side=32, duration=3 / 24, device="cpu", progress=False)
-    FakeStylizer(interrupt_at=2).install(monkeypatch)
+    FakeStylizer(interrupt_at=3).install(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         stylize_video(bbb_path, style_path, out, **kwargs)
     fake = FakeStylizer().install(monkeypatch)
     result = stylize_video(bbb_path, style_path, out, keep_cache=True, **kwargs)
-    assert (result.resumed_frames, fake.calls) == (1, 2)
+    assert (result.resumed_frames, fake.calls) == (2, 1)
     (cache,) = _cache_dirs(tmp_path)
-    assert _frames(cache) == ["frame_00000.png", "frame_00001.png", "frame_00002.png"]
-    # a third run finds everything cached and computes nothing
+    assert _parts(cache) == ["part_000000_000002.mp4", "part_000002_000003.mp4"]
+    # a third run finds every part and computes nothing
     third = FakeStylizer().install(monkeypatch)
     result = stylize_video(bbb_path, style_path, out, **kwargs)
     assert (result.resumed_frames, third.calls) == (3, 0)
@@ -199,14 +232,16 @@ def test_resume_keep_cache(bbb_path, style_path, tmp_path, monkeypatch):
 
 
 def test_cache_folder_is_keyed_by_the_settings(bbb_path, style_path, data_dir, tmp_path, monkeypatch):
-    """Settings that change the result give a different cache folder, so a resumed run never
-    mixes frames made with other settings; the same settings give the same folder."""
+    """Settings that change the result give a different resume folder, so a resumed run never
+    mixes parts made with other settings; the same settings give the same folder."""
     out = tmp_path / "key.mp4"
 
     def interrupted_cache(style=style_path, **changes) -> Path:
         FakeStylizer(interrupt_at=1).install(monkeypatch)
+        monkeypatch.setattr(runner, "PART_SECONDS", 1 / 24)
         kwargs = dict(config=TINY, max_side=32, duration=0.25, device="cpu", progress=False) | changes
         before = set(_cache_dirs(tmp_path))
+        FakeStylizer(interrupt_at=2).install(monkeypatch)  # one finished part, then Ctrl-C
         with pytest.raises(KeyboardInterrupt):
             stylize_video(bbb_path, style, out, **kwargs)
         (folder,) = set(_cache_dirs(tmp_path)) - before
@@ -220,46 +255,50 @@ def test_cache_folder_is_keyed_by_the_settings(bbb_path, style_path, data_dir, t
         interrupted_cache(start=1.0),
         interrupted_cache(every=2),
         interrupted_cache(style=data_dir / "style" / "the_scream_munch.jpg"),
+        interrupted_cache(preserve_color="luminance"),
     ]
     folders = [base, *variants]
     assert len(set(folders)) == len(folders)
-    assert all(f.parent == tmp_path and f.name.startswith(".key.mp4.frames-") for f in folders)
+    assert all(f.parent == tmp_path and f.name.startswith(".key.mp4.vst-") for f in folders)
     # the same settings again: no new folder
-    assert len(_cache_dirs(tmp_path)) == len(folders)
     FakeStylizer(interrupt_at=1).install(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         stylize_video(bbb_path, style_path, out, config=GatysConfig(iters=2), max_side=32, duration=0.25,
                       device="cpu", progress=False)
     assert len(_cache_dirs(tmp_path)) == len(folders)
+    # a finished run writing that output removes every resume folder it left
+    FakeStylizer().install(monkeypatch)
+    stylize_video(bbb_path, style_path, out, config=TINY, max_side=32, duration=0.25, device="cpu", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
 
 
-def test_explicit_cache_dir(bbb_path, style_path, tmp_path, monkeypatch):
+def test_explicit_cache_dir(bbb_path, style_path, tmp_path, monkeypatch, two_frame_parts):
     cache = tmp_path / "my_cache"
-    FakeStylizer(interrupt_at=2).install(monkeypatch)
+    FakeStylizer(interrupt_at=3).install(monkeypatch)
+    kwargs = dict(config=TINY, max_side=32, duration=3 / 24, device="cpu", cache_dir=cache, progress=False)
     with pytest.raises(KeyboardInterrupt):
-        stylize_video(bbb_path, style_path, tmp_path / "c.mp4", config=TINY, max_side=32, duration=2 / 24,
-                      device="cpu", cache_dir=cache, progress=False)
-    assert _frames(cache) == ["frame_00000.png"]
+        stylize_video(bbb_path, style_path, tmp_path / "c.mp4", **kwargs)
+    assert _parts(cache) == ["part_000000_000002.mp4"]
     fake = FakeStylizer().install(monkeypatch)
-    result = stylize_video(bbb_path, style_path, tmp_path / "c.mp4", config=TINY, max_side=32, duration=2 / 24,
-                           device="cpu", cache_dir=cache, progress=False)
-    assert (result.resumed_frames, fake.calls) == (1, 1)
-    assert not cache.exists()
+    result = stylize_video(bbb_path, style_path, tmp_path / "c.mp4", **kwargs)
+    assert (result.resumed_frames, fake.calls) == (2, 1)
+    assert cache.is_dir()  # an explicit folder is the user's: kept
 
 
-def test_explicit_cache_dir_with_other_settings_is_refused(bbb_path, style_path, tmp_path, monkeypatch):
-    """An explicit cache folder is not keyed by the settings: frames made with other settings
+def test_explicit_cache_dir_with_other_settings_is_refused(bbb_path, style_path, tmp_path, monkeypatch,
+                                                           two_frame_parts):
+    """An explicit resume folder is not keyed by the settings: parts made with other settings
     must not be mixed into the new video."""
     cache = tmp_path / "my_cache"
-    kwargs = dict(max_side=32, duration=2 / 24, device="cpu", cache_dir=cache, progress=False)
-    FakeStylizer(interrupt_at=2).install(monkeypatch)
+    kwargs = dict(max_side=32, duration=3 / 24, device="cpu", cache_dir=cache, progress=False)
+    FakeStylizer(interrupt_at=3).install(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         stylize_video(bbb_path, style_path, tmp_path / "c.mp4", config=GatysConfig(iters=2), **kwargs)
     fake = FakeStylizer().install(monkeypatch)
     with pytest.raises(VstError, match="other settings"):
         stylize_video(bbb_path, style_path, tmp_path / "c.mp4", config=GatysConfig(iters=3), **kwargs)
     assert fake.calls == 0
-    assert _frames(cache) == ["frame_00000.png"]
+    assert _parts(cache) == ["part_000000_000002.mp4"]
     assert json.loads((cache / "settings.json").read_text())["config"]["iters"] == 2
 
 
@@ -275,7 +314,7 @@ def _assert_nothing_written(folder: Path, allowed=()) -> None:
 def test_unknown_method(bbb_path, style_path, tmp_path):
     with pytest.raises(VstError, match="unknown method 'reconet'.*gatys.*ruder.*johnson"):
         stylize_video(bbb_path, style_path, tmp_path / "o.mp4", "reconet", TINY, max_side=32, duration=0.1)
-    with pytest.raises(VstError, match="johnson.*JohnsonInference"):  # a Gatys config for the network
+    with pytest.raises(VstError, match="johnson.*JohnsonConfig"):  # a Gatys config for the network
         stylize_video(bbb_path, style_path, tmp_path / "o.mp4", "johnson", TINY, max_side=32, duration=0.1)
     _assert_nothing_written(tmp_path)
 
@@ -288,7 +327,7 @@ def test_output_must_be_a_writable_video_name(bbb_path, style_path, tmp_path, na
 
 
 def test_start_past_the_end(bbb_path, style_path, tmp_path):
-    with pytest.raises(VstError, match="240 frames.*past its end"):
+    with pytest.raises(VstError, match="past its end.*240 frames"):
         stylize_video(bbb_path, style_path, tmp_path / "o.mp4", config=TINY, max_side=32, start=10.0)
     with pytest.raises(VstError, match="past its end"):
         stylize_video(bbb_path, style_path, tmp_path / "o.mp4", config=TINY, max_side=32, start=60.0, duration=1)
@@ -330,7 +369,7 @@ def test_style_that_is_not_an_image(bbb_path, tmp_path):
 
 
 def test_output_folder_missing(bbb_path, style_path, tmp_path, monkeypatch):
-    """Checked before any frame is stylized (the frame cache must not create the folder)."""
+    """Checked before any frame is stylized (the resume folder must not be created)."""
     fake = FakeStylizer().install(monkeypatch)
     with pytest.raises(VstError, match="does not exist"):
         stylize_video(bbb_path, style_path, tmp_path / "missing" / "o.mp4", config=TINY, max_side=32,
@@ -353,7 +392,7 @@ def test_output_is_a_folder(bbb_path, style_path, tmp_path, monkeypatch):
 def test_cache_dir_that_is_a_file(bbb_path, style_path, tmp_path, monkeypatch):
     FakeStylizer().install(monkeypatch)
     (tmp_path / "cache").write_text("x")
-    with pytest.raises(VstError, match="frame cache"):
+    with pytest.raises(VstError, match="resume folder"):
         stylize_video(bbb_path, style_path, tmp_path / "o.mp4", config=TINY, max_side=32, duration=1 / 24,
                       cache_dir=tmp_path / "cache", progress=False)
     _assert_nothing_written(tmp_path, ["cache"])
@@ -444,12 +483,8 @@ def test_preserve_color_histogram_uses_one_recoloured_style(bbb_path, style_path
     assert all(torch.equal(c, t) for c, t in zip(rec.contents, [to_tensor(f) for f in read_frames(bbb_path, max_side=64, end=6)]))
 
 
-def test_preserve_color_keys_the_cache_and_rejects_unknown_modes(bbb_path, style_path, tmp_path, monkeypatch):
-    FakeStylizer().install(monkeypatch)
-    for mode in ("none", "luminance"):
-        stylize_video(bbb_path, style_path, tmp_path / "o.mp4", config=TINY, max_side=32, duration=0.125,
-                      progress=False, keep_cache=True, preserve_color=mode)
-    assert len(_cache_dirs(tmp_path)) == 2
+def test_preserve_color_rejects_unknown_modes(bbb_path, style_path, tmp_path, monkeypatch):
+    """(The mode keys the resume folder: test_cache_folder_is_keyed_by_the_settings.)"""
     with pytest.raises(VstError, match="none, luminance, histogram"):
         stylize_video(bbb_path, style_path, tmp_path / "x.mp4", preserve_color="lab")
     assert not (tmp_path / "x.mp4").exists()

@@ -222,7 +222,8 @@ def _stylize(args, input_path: Path) -> int:
             run.pop(k, None)
         result = stylize_image_file(input_path, styles, output, m.name, config, size=args.size,
                                     progress=not args.quiet, **run)
-        loss = f", final loss {result.final_loss:.4g}" if result.final_loss is not None else ""
+        loss = f", {result.iterations} iterations" if result.iterations is not None else ""
+        loss += f", final loss {result.final_loss:.4g}" if result.final_loss is not None else ""
         print(f"wrote {output} ({result.width}x{result.height}{loss}) in {time.perf_counter() - t0:.1f} s")
     return 0
 

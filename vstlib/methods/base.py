@@ -37,6 +37,7 @@ class SessionStats:
     seconds_per_frame: list[float] = field(default_factory=list)  # computed frames only
     final_losses: list[float] = field(default_factory=list)  # optimization methods: last loss per frame
     cuts: list[int] = field(default_factory=list)  # sequential methods: frames that started a new shot
+    iterations: list[int] = field(default_factory=list)  # optimization methods: iterations run per frame
 
 
 class Session:
@@ -113,6 +114,8 @@ class Method:
         """What identifies the styles in the resume key (default: the style files' bytes)."""
         from ..runner import fingerprint_style
 
+        if self.style_kind == "none":
+            return [str(s) for s in styles]
         return [fingerprint_style(s) for s in styles]
 
     def resolve_styles(self, config, styles: Sequence) -> list:

@@ -96,6 +96,7 @@ class GatysFrames(Session):
         result = self.stylizer(item.content, progress=self.progress)
         self.stats.seconds_per_frame.append(result.times[-1] if result.times else 0.0)
         self.stats.final_losses.append(result.losses[-1] if result.losses else float("nan"))
+        self.stats.iterations.append(result.iterations)
         return result.image.cpu()
 
 
