@@ -173,13 +173,21 @@ def test_color_stats_of_nothing_is_an_error():
 
 
 def test_match_color_to_clip_stats_gives_one_style_for_all_frames():
-    style = _rand(17)
-    frames = [_tinted(20 + i) for i in range(3)]
+    style = 0.25 + 0.5 * _rand(17)  # mid-range, so that the affine map barely clamps
+    # a clip whose frames differ in colour: the pooled statistics are no single frame's
+    frames = [_tinted(20), 0.6 * _tinted(21) + 0.3, _tinted(22).flip(1)]
     stats = color.color_stats(frames)
-    styles = [color.match_color_to_stats(style, stats.mean, stats.cov) for _ in frames]
-    assert all(torch.equal(s, styles[0]) for s in styles)
+    matched = color.match_color_to_stats(style, stats.mean, stats.cov)
+    # the one style image carries the whole clip's colour mean and covariance ...
+    got = color.color_stats(matched)
+    torch.testing.assert_close(got.mean, stats.mean, atol=2e-3, rtol=0)
+    torch.testing.assert_close(got.cov, stats.cov, atol=2e-3, rtol=0)
+    # ... the same as matching to all the clip's pixels at once, and not the first frame's
+    torch.testing.assert_close(matched, color.match_color(style, torch.cat(frames)))
+    first = color.color_stats(frames[0])
+    assert (got.mean - first.mean).abs().max() > 0.05 and (got.cov - first.cov).abs().max() > 0.005
     # whereas per-frame matching changes the style target every frame
-    assert not torch.allclose(color.match_color(style, frames[0]), color.match_color(style, frames[1]))
+    assert (color.match_color(style, frames[0]) - color.match_color(style, frames[1])).abs().mean() > 0.05
 
 
 # --- prepare / finish --------------------------------------------------------------------------
@@ -228,7 +236,14 @@ def test_prepare_luminance_greys_and_recombines():
 def test_prepare_bad_mode_lists_choices():
     with pytest.raises(VstError, match="none, luminance, histogram"):
         color.prepare(_rand(0), _rand(1), "colour")
-    assert color.PRESERVE_COLOR_MODES == ("none", "luminance", "histogram")
+    # every mode offered (the CLI's --preserve-color choices) is one that prepare implements,
+    # and each has its own effect on the style image
+    style, content = _rand(2), _tinted(3)
+    styles = {mode: color.prepare(style, content, mode).style for mode in color.PRESERVE_COLOR_MODES}
+    assert sorted(styles) == ["histogram", "luminance", "none"]
+    assert styles["none"] is style
+    assert not torch.allclose(styles["luminance"], style) and not torch.allclose(styles["histogram"], style)
+    assert not torch.allclose(styles["luminance"], styles["histogram"])
 
 
 def test_differentiable():

@@ -193,3 +193,16 @@ def test_content_photo_default_and_unknown():
     assert data.content_photo().shape == data.content_photo("astronaut").shape
     with pytest.raises(VstError, match="chelsea"):
         data.content_photo("lena")
+
+
+def test_sintel_samples_load_from_data(data_dir):
+    a, b, gt = data.sintel_pair("alley_1", 1)
+    assert a.shape == b.shape == (436, 1024, 3) and a.dtype == np.uint8
+    assert gt.shape == (436, 1024, 2) and gt.dtype == np.float32
+    occluded, invalid = data.sintel_occlusions("alley_1", 2), data.sintel_invalid("alley_1", 2)
+    assert occluded.shape == invalid.shape == (436, 1024) and occluded.dtype == bool
+    assert 0 < occluded.mean() < 0.5
+    with pytest.raises(VstError, match="frames with flow"):
+        data.sintel_pair("alley_1", 40)
+    with pytest.raises(VstError, match="render pass"):
+        data.sintel_pair("alley_1", 1, render="albedo")

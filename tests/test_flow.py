@@ -508,3 +508,20 @@ def test_compute_flows_bad_inputs(tiny_clip, tmp_path):
         fl.compute_flows(tiny_clip, [(0, 1)], "dis", workers=0, cache_dir=tmp_path, progress=False)
     with pytest.raises(VstError, match="unknown flow method"):
         fl.compute_flows(tiny_clip, [(0, 1)], "pwc", cache_dir=tmp_path, progress=False)
+
+
+def test_flow_to_color_matches_torchvision_where_both_apply():
+    """Same colour wheel as torchvision.utils.flow_to_image (kept ours for max_magnitude and unknown values)."""
+    from torchvision.utils import flow_to_image
+
+    flow = np.random.default_rng(0).normal(size=(40, 50, 2)).astype(np.float32) * 5
+    ours = fl.flow_to_color(flow).astype(int)
+    theirs = flow_to_image(torch.from_numpy(flow).permute(2, 0, 1)).permute(1, 2, 0).numpy().astype(int)
+    assert np.abs(ours - theirs).max() <= 1
+
+
+def test_sintel_loaders_live_in_data_and_stay_in_flow():
+    from vstlib import data
+
+    for name in ("sintel_pair", "sintel_occlusions", "sintel_invalid", "_sintel_file", "_read_rgb", "_read_binary_png"):
+        assert getattr(fl, name) is getattr(data, name)

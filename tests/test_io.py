@@ -7,11 +7,17 @@ synthetic images written into pytest's tmp_path.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import subprocess
+import zlib
+import struct
+from fractions import Fraction
 import time
 from pathlib import Path
 
+import av
 import cv2
 import imageio_ffmpeg
 import numpy as np
@@ -412,18 +418,28 @@ def test_read_frames_resize_and_open_end(cave):
     assert sized.shape == (50, 60, 3)
 
 
-def test_read_frames_is_lazy_and_stops_ffmpeg(data_dir):
+def open_files() -> list:
+    """Paths this process has open (Linux /proc only)."""
+    out = []
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):
+            out.append(os.readlink(fd))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_read_frames_is_lazy_and_closes_the_file(data_dir):
     path = data_dir / "video" / "tears_of_steel_640x360_10s.mp4"
     t0 = time.perf_counter()
     gen = io.read_frames(path)
-    assert not any(str(path) in c for c in child_cmdlines())  # nothing started before next()
+    assert str(path) not in open_files()  # nothing opened before next()
     frames = [next(gen) for _ in range(3)]
-    if Path("/proc").is_dir():
-        assert any(str(path) in c for c in child_cmdlines())  # ffmpeg is streaming
+    assert str(path) in open_files()  # the decoder is streaming
     gen.close()
     assert time.perf_counter() - t0 < 5.0
     assert len(frames) == 3 and frames[2].shape == (360, 640, 3)
-    assert not any(str(path) in c for c in child_cmdlines())  # ffmpeg is gone
+    assert str(path) not in open_files()  # closed with the iterator
+    assert not any(str(path) in c for c in child_cmdlines())  # and no subprocess is involved
 
 
 def test_read_frames_errors(tmp_path, cave):
@@ -553,3 +569,356 @@ def test_video_writer_bad_arguments(tmp_path, sintel):
     with pytest.raises(VstError, match="not found"):
         io.VideoWriter(tmp_path / "x.mp4", fps=12, audio_from=tmp_path / "nope.mp4")
     assert listing(tmp_path) == []
+
+
+# --------------------------------------------------------------------------------------------
+# Batch conversions
+# --------------------------------------------------------------------------------------------
+
+
+def test_batch_conversions_round_trip():
+    rng = np.random.default_rng(3)
+    frames = rng.integers(0, 256, size=(4, 5, 7, 3), dtype=np.uint8)
+    t = io.to_tensors(list(frames))
+    assert t.shape == (4, 3, 5, 7) and t.dtype == torch.float32
+    torch.testing.assert_close(t[2:3], io.to_tensor(frames[2]))
+    np.testing.assert_array_equal(io.to_arrays(t), frames)
+    np.testing.assert_array_equal(io.to_arrays(io.to_tensors(frames)), frames)  # one [N,H,W,3] array too
+    assert io.as_uint8_frame(frames[0] / 255.0).tolist() == frames[0].tolist()  # float arrays are rounded
+
+
+# --------------------------------------------------------------------------------------------
+# Seeking, timestamps, variable frame rate, audio tracks
+# --------------------------------------------------------------------------------------------
+
+
+def make_media(path: Path, times, end: float, freqs=(440.0,), hw=(48, 64), gop=None, rotation=0) -> Path:
+    """A video written with PyAV directly: frame i at ``times[i]`` s (ms precision), lasting
+    until ``end`` s, plus one mono AAC track per frequency in ``freqs`` (sine tones, ``end`` s)."""
+    h, w = hw
+    c = av.open(str(path), "w")
+    v = c.add_stream("libx264", rate=24)
+    v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+    v.codec_context.time_base = Fraction(1, 1000)
+    if gop:
+        v.codec_context.gop_size = gop
+    if rotation:
+        v.set_display_rotation(rotation)
+    tracks = [c.add_stream("aac", rate=44100, layout="mono") for _ in freqs]
+    ticks = [int(round(t * 1000)) for t in times]
+    durations = {p: q - p for p, q in zip(ticks, ticks[1:] + [int(round(end * 1000))])}
+    yy, xx = np.mgrid[0:h, 0:w]
+    for i, p in enumerate(ticks):
+        a = np.stack([(xx * 3 + 7 * i) % 256, (yy * 4) % 256, np.full_like(xx, (11 * i) % 256)], -1).astype(np.uint8)
+        a[: h // 4, : w // 4] = 255  # a white corner shows the orientation
+        frame = av.VideoFrame.from_ndarray(a, format="rgb24")
+        frame.pts, frame.time_base = p, Fraction(1, 1000)
+        for packet in v.encode(frame):
+            packet.duration = durations[packet.pts]
+            c.mux(packet)
+    for packet in v.encode():
+        packet.duration = durations[packet.pts]
+        c.mux(packet)
+    n = int(44100 * end)
+    for stream, freq in zip(tracks, freqs):
+        x = (0.3 * np.sin(2 * np.pi * freq * np.arange(n) / 44100)).astype(np.float32)[None]
+        for k in range(0, n, 1024):
+            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(x[:, k:k + 1024]), format="fltp", layout="mono")
+            af.sample_rate, af.pts = 44100, k
+            for packet in stream.encode(af):
+                c.mux(packet)
+        for packet in stream.encode():
+            c.mux(packet)
+    c.close()
+    return path
+
+
+def stream_seconds(path: Path) -> dict:
+    """{'video': [s], 'audio': [s, ...]}: each stream's own duration."""
+    out = {"video": [], "audio": []}
+    with av.open(str(path)) as c:
+        for s in c.streams:
+            if s.type in out:
+                out[s.type].append(float(s.duration * s.time_base))
+    return out
+
+
+VFR_TIMES = list(np.round(np.concatenate([[0], np.cumsum(np.random.default_rng(0).uniform(0.3, 1.7, 21))])
+                          * (1.9 / np.sum(np.random.default_rng(0).uniform(0.3, 1.7, 21))), 3))
+
+
+@pytest.fixture
+def vfr(tmp_path) -> Path:
+    """22 frames at irregular times over 2.00 s (the last at 1.9 s), with two audio tracks."""
+    return make_media(tmp_path / "vfr.mp4", VFR_TIMES, 2.0, freqs=(440.0, 660.0))
+
+
+@pytest.mark.parametrize("name,starts", [
+    ("bbb_adain_640x360_10s.mp4", [1, 23, 100, 193, 235, 239]),  # keyframes at 0 and 9.79 s only
+    ("mpi_sintel_cave_2_clean_1024x436_10fps.mp4", [1, 11, 12, 13, 37, 49]),  # MPEG-4, keyframe every 12
+])
+def test_seeking_gives_exactly_the_frames_of_decoding_from_the_start(data_dir, name, starts):
+    path = data_dir / "video" / name
+    everything = list(io.read_frames(path, max_side=160, with_times=True))
+    for start in starts:
+        got = list(io.read_frames(path, max_side=160, start=start, end=start + 7, step=2, with_times=True))
+        want = everything[start:start + 7:2]
+        assert [t for t, _ in got] == [t for t, _ in want], start
+        for (_, a), (_, b) in zip(got, want):
+            np.testing.assert_array_equal(a, b)
+    fps = io.probe_video(path).fps
+    assert [t for t, _ in everything[:5]] == pytest.approx([i / fps for i in range(5)], abs=1e-6)
+    assert list(io.read_frames(path, start=len(everything))) == []  # past the end: nothing
+
+
+def test_read_frames_seeks_instead_of_decoding_everything(tmp_path, monkeypatch):
+    path = make_media(tmp_path / "gop.mp4", [i / 24 for i in range(120)], 5.0, freqs=(), gop=24)
+    from vstlib.io import video as vmod
+
+    decoded, original = [], vmod._decoded
+
+    def spy(*args):
+        for frame in original(*args):
+            decoded.append(frame.time)
+            yield frame
+
+    monkeypatch.setattr(vmod, "_decoded", spy)
+    frames = list(io.read_frames(path, start=100, end=103))
+    assert len(frames) == 3
+    with av.open(str(path)) as c:
+        keys = [float(p.pts * p.time_base) for p in c.demux(c.streams.video[0]) if p.is_keyframe and p.pts is not None]
+    key = max(k for k in keys if k <= 100 / 24 + 1e-6)
+    assert len(keys) > 2 and key > 2.0
+    assert min(decoded) == pytest.approx(key, abs=1e-3)  # decoding began at the keyframe before frame 100
+    assert len(decoded) < 30  # not the 100 frames before it (a few more come out of the threaded decoder)
+    np.testing.assert_array_equal(frames[0], list(io.read_frames(path, end=101))[100])
+
+
+def test_rotation_metadata_is_applied(tmp_path):
+    path = make_media(tmp_path / "rot.mp4", [i / 24 for i in range(30)], 1.25, freqs=(), hw=(48, 64), gop=10,
+                      rotation=90)
+    info = io.probe_video(path)
+    assert (info.width, info.height) == (48, 64)
+    frames = list(io.read_frames(path))
+    assert frames[0].shape == (64, 48, 3)
+    # 90 degrees counter-clockwise, as ffmpeg's autorotation shows it: the white corner goes bottom-left
+    assert frames[0][-16:, :12].min() > 200 and frames[0][:16, :12].max() < 250
+    ffmpeg = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-frames:v", "1",
+                             "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    reference = np.frombuffer(ffmpeg, np.uint8).reshape(64, 48, 3)
+    assert np.abs(reference.astype(int) - frames[0]).mean() < 2
+    np.testing.assert_array_equal(next(io.read_frames(path, start=25)), frames[25])  # seeking too
+
+
+def test_probe_reports_audio_tracks_and_frame_rate_regularity(vfr, bbb, sintel):
+    info = io.probe_video(vfr)
+    assert info.n_frames == 22 and info.variable_frame_rate is True
+    assert info.audio_streams == 2 and info.has_audio is True
+    assert info.duration == pytest.approx(2.0, abs=0.01)
+    info = io.probe_video(bbb)
+    assert info.audio_streams == 1 and info.variable_frame_rate is False
+    assert io.probe_video(sintel).audio_streams == 0
+
+
+def test_variable_frame_rate_keeps_its_timing_and_audio(vfr, tmp_path):
+    times = [t for t, _ in io.read_frames(vfr, with_times=True)]
+    assert times == pytest.approx(VFR_TIMES, abs=1e-3)
+    out = tmp_path / "out.mp4"
+    info = io.probe_video(vfr)
+    with io.VideoWriter(out, fps=info.fps, audio_from=vfr, audio_duration=info.duration) as writer:
+        for t, frame in io.read_frames(vfr, with_times=True):
+            writer.write(frame, time=t)
+    seconds = stream_seconds(out)
+    assert seconds["video"][0] == pytest.approx(2.0, abs=0.01)  # was 1.75 s at a constant 22/2 fps... cut
+    assert seconds["audio"] == pytest.approx([2.0, 2.0], abs=0.05)  # both tracks, whole length
+    assert [t for t, _ in io.read_frames(out, with_times=True)] == pytest.approx(VFR_TIMES, abs=2e-3)
+    # The writer's own default end: the last frame lasts until end_time.
+    out2 = tmp_path / "end.mp4"
+    with io.VideoWriter(out2, fps=info.fps) as writer:
+        for t, frame in io.read_frames(vfr, with_times=True, start=5):
+            writer.write(frame, time=t)
+        writer.end_time = 2.0
+    assert stream_seconds(out2)["video"][0] == pytest.approx(2.0 - VFR_TIMES[5], abs=0.01)
+    assert [t for t, _ in io.read_frames(out2, with_times=True)] == pytest.approx(
+        [t - VFR_TIMES[5] for t in VFR_TIMES[5:]], abs=2e-3)
+
+
+def test_video_writer_rejects_mixed_or_decreasing_times(tmp_path):
+    frame = np.zeros((16, 16, 3), np.uint8)
+    with pytest.raises(ValueError, match="every frame"):
+        with io.VideoWriter(tmp_path / "a.mp4", fps=10) as writer:
+            writer.write(frame, time=0.0)
+            writer.write(frame)
+    with pytest.raises(ValueError, match="increase"):
+        with io.VideoWriter(tmp_path / "b.mp4", fps=10) as writer:
+            writer.write(frame, time=0.5)
+            writer.write(frame, time=0.5)
+    assert listing(tmp_path) == []
+
+
+def test_two_audio_tracks_are_both_kept(vfr, tmp_path):
+    out = tmp_path / "two.mp4"
+    with io.VideoWriter(out, fps=12, audio_from=vfr, audio_start=0.5) as writer:
+        for f in synthetic_frames(12):
+            writer.write(f)
+    info = io.probe_video(out)
+    assert info.audio_streams == 2
+    assert stream_seconds(out)["audio"] == pytest.approx([1.0, 1.0], abs=0.05)
+    # each track is its own tone (440 and 660 Hz): the dominant frequency tells them apart
+    peaks = []
+    for k in range(2):
+        cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(out), "-map", f"0:a:{k}", "-ac", "1",
+               "-ar", "8000", "-f", "s16le", "-"]
+        x = np.frombuffer(subprocess.run(cmd, capture_output=True, check=True).stdout, np.int16).astype(float)
+        peaks.append(np.argmax(np.abs(np.fft.rfft(x))) * 8000 / len(x))
+    assert peaks == pytest.approx([440, 660], abs=15)
+
+
+def test_concat_keeps_timestamps_and_audio_tracks(vfr, tmp_path):
+    items = list(io.read_frames(vfr, with_times=True))
+    parts = [tmp_path / "p0.mp4", tmp_path / "p1.mp4"]
+    for part, chunk, end in ((parts[0], items[:11], items[11][0]), (parts[1], items[11:], 2.0)):
+        with io.VideoWriter(part, fps=11) as writer:
+            for t, frame in chunk:
+                writer.write(frame, time=t)
+            writer.end_time = end
+    out = tmp_path / "joined.mp4"
+    io.concat_videos(parts, out, audio_from=vfr)
+    seconds = stream_seconds(out)
+    assert seconds["video"][0] == pytest.approx(2.0, abs=0.01)
+    assert seconds["audio"] == pytest.approx([2.0, 2.0], abs=0.05)
+    assert [t for t, _ in io.read_frames(out, with_times=True)] == pytest.approx(VFR_TIMES, abs=2e-3)
+
+
+# --------------------------------------------------------------------------------------------
+# Broken, empty and truncated inputs; folders
+# --------------------------------------------------------------------------------------------
+
+
+def test_empty_and_truncated_videos_are_one_line_errors(tmp_path):
+    good = tmp_path / "good.mp4"
+    with io.VideoWriter(good, fps=12) as writer:
+        for f in synthetic_frames(12):
+            writer.write(f)
+    data = good.read_bytes()
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "half.mp4").write_bytes(data[: len(data) // 2])
+    for name in ("empty.mp4", "half.mp4"):
+        with pytest.raises(VstError, match=f"cannot read video .*{name}") as err:
+            io.probe_video(tmp_path / name)
+        assert "\n" not in str(err.value)
+        with pytest.raises(VstError, match="cannot read video"):
+            list(io.read_frames(tmp_path / name))
+
+
+def test_a_folder_as_input_says_it_is_a_folder(tmp_path):
+    folder = tmp_path / "clip.mp4"
+    folder.mkdir()
+    for call in (lambda: io.load_image(folder), lambda: io.probe_video(folder), lambda: io.read_frames(folder),
+                 lambda: io.has_audio(folder), lambda: io.VideoWriter(tmp_path / "o.mp4", fps=5, audio_from=folder)):
+        with pytest.raises(VstError, match="is a folder") as err:
+            call()
+        assert "not found" not in str(err.value)
+
+
+# --------------------------------------------------------------------------------------------
+# Full disk
+# --------------------------------------------------------------------------------------------
+
+
+def enospc(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_full_disk_while_encoding(tmp_path, monkeypatch):
+    from vstlib.io import video as vmod
+
+    monkeypatch.setattr(vmod, "_mux", enospc)
+    out = tmp_path / "out.mp4"
+    with pytest.raises(VstError, match="disk is full") as err:
+        with io.VideoWriter(out, fps=12) as writer:
+            for f in synthetic_frames(30):
+                writer.write(f)
+    assert str(tmp_path) in str(err.value) and "\n" not in str(err.value)
+    assert "Invalid data" not in str(err.value)
+    assert listing(tmp_path) == []  # temp files removed
+
+
+def test_full_disk_while_adding_audio(tmp_path, monkeypatch, vfr):
+    from vstlib.io import video as vmod
+
+    monkeypatch.setattr(vmod, "_run_ffmpeg", lambda cmd: f"{cmd[-1]}: No space left on device")
+    out = tmp_path / "out.mp4"
+    with pytest.raises(VstError, match="disk is full"):
+        with io.VideoWriter(out, fps=12, audio_from=vfr) as writer:
+            writer.write(synthetic_frames(1)[0])
+    assert listing(tmp_path) == ["vfr.mp4"]
+
+
+def test_full_disk_while_saving_an_image_or_in_atomic_path(tmp_path, monkeypatch):
+    with pytest.raises(VstError, match=r"disk is full .*" + str(tmp_path.name)):
+        with io.atomic_path(tmp_path / "x.bin") as temp:
+            temp.write_bytes(b"partial")
+            enospc()
+    assert listing(tmp_path) == []
+    monkeypatch.setattr(Image.Image, "save", enospc)
+    with pytest.raises(VstError, match="disk is full"):
+        io.save_image(np.zeros((4, 4, 3), np.uint8), tmp_path / "x.png")
+    assert listing(tmp_path) == []
+
+
+# --------------------------------------------------------------------------------------------
+# Huge images
+# --------------------------------------------------------------------------------------------
+
+
+def write_solid_png(path: Path, width: int, height: int, rgb=(200, 30, 60)) -> Path:
+    """A solid-colour 8-bit RGB PNG written row by row (never the whole image in memory)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    first = b"\x00" + bytes(rgb) * width  # filter 'none'
+    rest = b"\x02" + bytes(3 * width)  # filter 'up': the same as the row above
+    z = zlib.compressobj(9)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)))
+        f.write(chunk(b"IDAT", z.compress(first)))
+        for _ in range(height - 1):
+            data = z.compress(rest)
+            if data:
+                f.write(chunk(b"IDAT", data))
+        f.write(chunk(b"IDAT", z.flush()) + chunk(b"IEND", b""))
+    return path
+
+
+def test_huge_png_is_refused_without_decoding_it(tmp_path):
+    import resource
+
+    path = write_solid_png(tmp_path / "huge.png", 20000, 20000)
+    assert path.stat().st_size < 2_000_000
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    with pytest.raises(VstError, match=r"20000x20000 px .*400 megapixels.*shrink it") as err:
+        io.load_image(path, max_side=512)
+    assert "\n" not in str(err.value)
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 200  # the old code peaked at 11.9 GB
+
+
+def test_big_jpeg_is_decoded_reduced(tmp_path, monkeypatch):
+    from vstlib.io import images
+
+    yy, xx = np.mgrid[0:200, 0:300]
+    a = np.stack([xx % 256, yy % 256, np.full_like(xx, 90)], -1).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 clockwise on display
+    Image.fromarray(a).save(tmp_path / "big.jpg", quality=95, exif=exif)
+    full = io.load_image(tmp_path / "big.jpg")
+    assert full.shape == (1, 3, 300, 200)
+    monkeypatch.setattr(images, "MAX_PIXELS", 300 * 200 // 4)
+    small = io.load_image(tmp_path / "big.jpg")
+    assert small.shape == (1, 3, 150, 100)  # decoded at half size by libjpeg, EXIF turn applied
+    reference = torch.nn.functional.interpolate(full, size=(150, 100), mode="area")
+    assert (small - reference).abs().mean() < 0.02
+    monkeypatch.setattr(images, "MAX_PIXELS", 100)  # even 1/8 is too big: refused
+    with pytest.raises(VstError, match="megapixels"):
+        io.load_image(tmp_path / "big.jpg")

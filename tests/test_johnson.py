@@ -225,6 +225,52 @@ def test_shipped_models_load_are_small_and_have_a_card():
         assert y.shape == x.shape and (y - x).abs().mean() > 0.05  # it does change the image
 
 
+@pytest.mark.parametrize("name", johnson.shipped_models())
+def test_shipped_model_moves_a_frame_toward_its_style(name, data_dir):
+    """Not just any change: the output's Gram style loss against the model's own painting, at the
+    model's training layers, weights and style scale, is well below the input frame's."""
+    from vstlib import data, io
+    from vstlib.gatys import load_style
+
+    info = johnson.model_info(name)
+    config = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in info["train_config"].items()})
+    style = load_style(data.resolve(info["info"]["style"], "style"))
+    frame = io.to_tensor(johnson.holdout_frame(max_side=128))  # never seen in training
+    out = johnson.stylize_image(frame, load_model(name, "cpu"))
+    before, after = johnson.gram_style_loss([frame, out], style, config, "cpu")
+    assert after < 0.5 * before, f"{name}: style loss {before:.4g} -> {after:.4g}"
+    # and a frame stylized by another painting's model is not closer to this one than to its own
+    other = [n for n in johnson.shipped_models() if johnson.model_info(n)["info"]["style"] != info["info"]["style"]]
+    for foreign in other[:1]:
+        foreign_out = johnson.stylize_image(frame, load_model(foreign, "cpu"))
+        assert after < johnson.gram_style_loss([foreign_out], style, config, "cpu")[0], foreign
+
+
+def test_loss_plot_for_a_file_leaves_pyplot_alone(tmp_path, monkeypatch):
+    """Training writes loss_curve.png from inside notebooks: that must not switch the kernel's
+    matplotlib backend (every later figure would vanish) nor leave a pyplot figure open."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    def no_switch(*args, **kwargs):
+        raise AssertionError(f"backend switched: {args}")
+
+    plt.close(plt.figure())  # pyplot resolves its backend once, on first use
+    monkeypatch.setattr(matplotlib, "use", no_switch)
+    monkeypatch.setattr(plt, "switch_backend", no_switch)
+    open_before = plt.get_fignums()
+    losses = {"total": [3.0, 2.0, 1.5, 1.0], "content": [1.0, 1.0, 0.9, 0.8], "style": [2.0, 1.0, 0.6, 0.2]}
+    fig = johnson.plot_training_losses(losses, tmp_path / "curve.png", smooth=2)
+    assert plt.get_fignums() == open_before
+    assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [line.get_label() for line in fig.axes[0].get_lines() if not line.get_label().startswith("_")] == \
+        ["total", "content", "style"]
+    # without a file it is a pyplot figure, for Jupyter to show
+    shown = johnson.plot_training_losses(losses)
+    assert plt.fignum_exists(shown.number)
+    plt.close(shown)
+
+
 # --------------------------------------------------------------------------------------------
 # Video
 # --------------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ Nothing third-party is committed to the repository; files are looked up in this 
 
 Either way the file's sha256 is checked, so a corrupt or substituted file is never used.
 Content photos come from scikit-image's bundled data (public domain / CC0), no download needed.
+MPI-Sintel frames, ground-truth flows and masks: :func:`sintel_pair`, :func:`sintel_occlusions`,
+:func:`sintel_invalid` (also importable from :mod:`vstlib.flow`, where they used to live).
 """
 
 from __future__ import annotations
@@ -169,3 +171,58 @@ def content_photo(name: str = "astronaut") -> np.ndarray:
     if image.ndim == 2:
         image = np.stack([image] * 3, axis=-1)
     return np.ascontiguousarray(image[..., :3])
+
+
+# --------------------------------------------------------------------------------------------
+# MPI-Sintel samples
+# --------------------------------------------------------------------------------------------
+
+
+def _sintel_file(scene: str, kind: str, frame: int, ext: str) -> Path:
+    name = f"sintel/{scene}/{kind}/frame_{int(frame):04d}.{ext}"
+    available = names(f"sintel/{scene}/{kind}/") if scene else []
+    if name not in available:
+        scenes = sorted({n.split("/")[1] for n in names("sintel/")})
+        frames = ", ".join(str(int(Path(n).stem.split("_")[1])) for n in available)
+        hint = f"frames with {kind}: {frames}" if frames else f"scenes: {', '.join(scenes)}"
+        raise VstError(f"no Sintel sample {name}; {hint}")
+    return fetch(name)
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    from .io import load_image, to_array
+
+    return to_array(load_image(path))  # uint8 -> [0, 1] -> uint8 is exact
+
+
+def _read_binary_png(path: Path) -> np.ndarray:
+    import cv2
+
+    image = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise VstError(f"cannot read mask '{path}'; delete it so that it is fetched again")
+    return image > 127  # white = set
+
+
+def sintel_pair(scene: str = "alley_1", frame: int = 1, render: str = "clean"):
+    """MPI-Sintel frames ``frame`` and ``frame + 1`` (uint8 ``[436, 1024, 3]``) and the ground-truth
+    flow between them (float32 ``[436, 1024, 2]``), from the sample data."""
+    if render not in ("clean", "final"):
+        raise VstError(f"unknown Sintel render pass '{render}'; choose clean or final")
+    from .flow import read_flo
+
+    gt = read_flo(_sintel_file(scene, "flow", frame, "flo"))
+    frame_a = _read_rgb(_sintel_file(scene, render, frame, "png"))
+    frame_b = _read_rgb(_sintel_file(scene, render, frame + 1, "png"))
+    return frame_a, frame_b, gt
+
+
+def sintel_occlusions(scene: str = "alley_1", frame: int = 2) -> np.ndarray:
+    """bool ``[H, W]``, True where a pixel of frame ``frame`` is occluded in frame ``frame + 1``
+    (so the ground-truth flow ``frame -> frame + 1`` has no visible target there)."""
+    return _read_binary_png(_sintel_file(scene, "occlusions", frame, "png"))
+
+
+def sintel_invalid(scene: str = "alley_1", frame: int = 2) -> np.ndarray:
+    """bool ``[H, W]``, True where Sintel's ground-truth flow of frame ``frame`` is invalid."""
+    return _read_binary_png(_sintel_file(scene, "invalid", frame, "png"))

@@ -316,7 +316,7 @@ def stylize_video(
     n_out = len(range(first, end, every))
     # Keep the duration of the range: the last output frame lasts until the range ends.
     span = (end - first) / info.fps
-    fps = info.fps / every if n_out * every <= end - first else n_out / span
+    fps = info.fps / every if every <= end - first else 1 / span  # a single frame shows for the whole range
     if size is None and max_side is None and not m.native_resolution:
         max_side = DEFAULT_MAX_SIDE["video"]
     height, width = _output_size(info.height, info.width, size, max_side)
@@ -401,9 +401,16 @@ def _run_parts(input, output, folder, m, config, styles, info, first, end, every
     from .io import VideoWriter, concat_videos, read_frames, to_array, to_tensor
     from .utils import progress_bar
 
-    def frames(start_frame: int):
-        return read_frames(input, size=hw, start=start_frame, end=end, step=every)
+    def frames(start_frame: int, with_times: bool = False):
+        return read_frames(input, size=hw, start=start_frame, end=end, step=every, with_times=with_times)
 
+    # The output keeps the source's timing: every frame keeps its timestamp (a variable frame
+    # rate stays variable), and the last one lasts until the range ends (also with --every).
+    t_first = _frame_time(input, first)
+    if not info.variable_frame_rate:
+        t_end = t_first + (end - first) / info.fps
+    else:
+        t_end = info.duration if end >= info.n_frames else _frame_time(input, end)
     stats = color_stats(frames(first)) if preserve_color != "none" else None
     if m.style_kind == "image":
         from .gatys import load_style
@@ -426,8 +433,8 @@ def _run_parts(input, output, folder, m, config, styles, info, first, end, every
     new_parts: list[Path] = []
 
     if skip < n_out:
-        decoded = _pipeline(frames(first + skip * every), skip, session, pre, posts, schedule, n_styles, folder,
-                            fps, dev, progress, new_parts, n_out,
+        decoded = _pipeline(frames(first + skip * every, with_times=True), skip, session, pre, posts, schedule,
+                            n_styles, folder, fps, t_end, dev, progress, new_parts, n_out,
                             f"{m.name} {input.name}", to_tensor, to_array, VideoWriter, progress_bar)
         if skip + decoded < n_out:
             raise VstError(f"only {skip + decoded} of {n_out} frames could be decoded from '{input}'; the file may be "
@@ -436,11 +443,33 @@ def _run_parts(input, output, folder, m, config, styles, info, first, end, every
     result.final_losses = session.stats.final_losses
     result.cuts = session.stats.cuts
     all_parts = [p for _, _, p in _finished_parts(folder)]
-    concat_videos(all_parts, output, audio_from=input, audio_start=first / info.fps, audio_duration=(end - first) / info.fps)
+    try:
+        concat_videos(all_parts, output, audio_from=input, audio_start=t_first, audio_duration=t_end - t_first)
+    except VstError as err:
+        if "full" in str(err) or not info.has_audio:
+            raise
+        # The video was readable to the end but its audio is not (a truncated file): the same
+        # command would fail again, so nothing is kept for resuming.
+        shutil.rmtree(folder, ignore_errors=True)
+        raise VstError(f"cannot copy the audio of '{input}': ffmpeg failed to decode it; the file may be truncated "
+                       f"(stylize the readable part with --duration)") from None
 
 
-def _pipeline(frame_iter, skip, session, pre, posts, schedule, n_styles, folder, fps, dev, progress, new_parts, n_out,
-              desc, to_tensor, to_array, VideoWriter, progress_bar) -> int:
+def _frame_time(path: Path, index: int) -> float:
+    """The presentation time of frame ``index`` (seconds, frame 0 at 0)."""
+    from .io import read_frames
+
+    frames = read_frames(path, size=(16, 16), start=index, end=index + 1, with_times=True)
+    try:
+        for t, _ in frames:
+            return float(t)
+    finally:
+        frames.close()
+    raise VstError(f"frame {index} of '{path}' could not be decoded; the file may be truncated")
+
+
+def _pipeline(frame_iter, skip, session, pre, posts, schedule, n_styles, folder, fps, t_end, dev, progress, new_parts,
+              n_out, desc, to_tensor, to_array, VideoWriter, progress_bar) -> int:
     """Decode (thread) -> method and post steps (this thread) -> encode into parts (thread).
     Returns the number of frames decoded."""
     import torch
@@ -484,8 +513,8 @@ def _pipeline(frame_iter, skip, session, pre, posts, schedule, n_styles, folder,
 
     def decode():
         try:
-            for i, frame in enumerate(frame_iter, start=skip):
-                item = FrameItem(index=i, frame=frame, content=None,
+            for i, (t, frame) in enumerate(frame_iter, start=skip):
+                item = FrameItem(index=i, frame=frame, content=None, time=float(t),
                                  mix=_normalized_mix(schedule(i), n_styles, i))
                 decoded[0] += 1
                 if not put(frames_in, item):
@@ -500,10 +529,25 @@ def _pipeline(frame_iter, skip, session, pre, posts, schedule, n_styles, folder,
                 close()
 
     def encode():
-        # items: ("frame", uint8 array), ("cut", end index, state) closing the current part, _END,
-        # or _ABORT (the calling thread stopped: the parts it closed before are still finished,
-        # so an interrupted run keeps all of its complete parts).
-        writer, part_start, index = None, skip, skip
+        # items: ("frame", uint8 array, time), ("cut", end index, state) after a part's last frame,
+        # ("end", time) when the range ends, or _ABORT (the calling thread stopped). A part is
+        # closed when the next frame's time is known (its last frame lasts until then), so the
+        # joined parts keep every timestamp; on _ABORT a part whose last frame was sent is still
+        # closed (last frame as long as the one before it): an interrupted run keeps its work.
+        writer, part_start, closing = None, skip, None
+
+        def close(end_time):
+            nonlocal writer, part_start, closing
+            end_index, state = closing
+            if state:
+                _save_state(folder / f"state_{end_index:06d}.pt", state)
+            writer.end_time = end_time
+            writer.__exit__(None, None, None)
+            final = folder / f"part_{part_start:06d}_{end_index:06d}.mp4"
+            os.replace(writer.path, final)  # a part counts only under its final name
+            new_parts.append(final)
+            writer, part_start, closing = None, end_index, None
+
         try:
             while True:
                 try:
@@ -511,24 +555,22 @@ def _pipeline(frame_iter, skip, session, pre, posts, schedule, n_styles, folder,
                 except queue.Empty:
                     continue
                 if item is _ABORT:
+                    if closing is not None:
+                        close(None)
                     raise InterruptedError
-                if item is _END:
+                if item[0] == "end":
+                    if closing is not None:
+                        close(item[1])
                     break
                 if item[0] == "frame":
+                    if closing is not None:
+                        close(item[2])
                     if writer is None:
                         path = folder / f"part_{part_start:06d}_XXXXXX.mp4"
                         writer = VideoWriter(path, fps=fps, threads=encoder_threads).__enter__()
-                    writer.write(item[1])
-                    index += 1
-                else:  # close the part: state first, then the part's final name
-                    _, end_index, state = item
-                    if state:
-                        _save_state(folder / f"state_{end_index:06d}.pt", state)
-                    writer.__exit__(None, None, None)
-                    final = folder / f"part_{part_start:06d}_{end_index:06d}.mp4"
-                    os.replace(writer.path, final)
-                    new_parts.append(final)
-                    writer, part_start = None, end_index
+                    writer.write(item[1], time=item[2])
+                else:
+                    closing = item[1:]
         except InterruptedError:
             if writer is not None:
                 writer.__exit__(InterruptedError, InterruptedError(), None)
@@ -564,7 +606,7 @@ def _pipeline(frame_iter, skip, session, pre, posts, schedule, n_styles, folder,
                 out, item.frame = out
             for step in posts:
                 out = step(out, item)
-            if not put_out(("frame", to_array(out))):
+            if not put_out(("frame", to_array(out), item.time)):
                 raise errors[0] if errors else InterruptedError("stopped")
             in_part += 1
             bar.update(1)
@@ -574,7 +616,7 @@ def _pipeline(frame_iter, skip, session, pre, posts, schedule, n_styles, folder,
                 in_part, part_t0 = 0, time.perf_counter()
         if in_part:
             put_out(("cut", item.index + 1, {}))
-        put_out(_END)
+        put_out(("end", t_end))
     except BaseException:
         stop.set()  # the decoder stops; the encoder finishes the parts already closed, then stops
         while threads[1].is_alive():

@@ -28,6 +28,7 @@ class FrameItem:
     frame: Any  # the decoded frame, uint8 numpy [H, W, 3], original colours (flow is computed on it)
     content: Any  # what the method stylizes: tensor [1, 3, H, W] in [0, 1] (grey in luminance mode)
     mix: StyleMix = ((0, 1.0),)  # this frame's style (one style, or a weighted mix)
+    time: float = 0.0  # presentation time in the source, seconds
 
 
 @dataclass
