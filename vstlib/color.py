@@ -116,7 +116,12 @@ def yiq_to_rgb(image: Tensor) -> Tensor:
 
 
 def luminance(image: Tensor) -> Tensor:
-    """The Y channel of an RGB image [B, 3, H, W], as [B, 1, H, W]."""
+    """The Y channel of an RGB image [B, 3, H, W], as [B, 1, H, W].
+
+    >>> white, red = torch.ones(1, 3, 2, 2), torch.tensor([1.0, 0, 0]).view(1, 3, 1, 1).expand(1, 3, 2, 2)
+    >>> round(float(luminance(white)[0, 0, 0, 0]), 4), round(float(luminance(red)[0, 0, 0, 0]), 3)
+    (1.0, 0.299)
+    """
     _check_image(image)
     return rgb_to_yiq(image)[:, :1]
 

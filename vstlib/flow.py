@@ -396,6 +396,11 @@ def warp(image, flow, padding: str = "border"):
 
     ``padding``: ``"border"`` repeats the edge pixels for positions outside the frame,
     ``"zeros"`` reads 0 there. Both paths give the same values up to float rounding.
+
+    >>> b = torch.arange(12.0).reshape(1, 1, 3, 4)
+    >>> right = np.zeros((3, 4, 2), np.float32); right[..., 0] = 1  # every pixel of A is one to the right in B
+    >>> warp(b, right)[0, 0, 0].tolist()
+    [1.0, 2.0, 3.0, 3.0]
     """
     if padding not in PADDINGS:
         raise VstError(f"unknown warp padding '{padding}'; choose one of {', '.join(PADDINGS)}")

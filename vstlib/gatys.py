@@ -66,8 +66,13 @@ def scaled_size(hw: Sequence[int], scale: float) -> tuple[int, int]:
 class GatysStylizer:
     """A Gatys objective for one style image, reusable across content images and frames.
 
-    >>> stylizer = GatysStylizer(style, GatysConfig(iters=200))
-    >>> result = stylizer(content)            # OptimResult, result.image in [0, 1]
+    >>> style, content = torch.rand(1, 3, 48, 48), torch.rand(1, 3, 32, 48)
+    >>> stylizer = GatysStylizer(style, GatysConfig(iters=3))
+    >>> result = stylizer(content)            # OptimResult
+    >>> result.image.shape, result.iterations, float(result.image.min()) >= 0
+    (torch.Size([1, 3, 32, 48]), 3, True)
+    >>> result.losses[-1] < result.losses[0]
+    True
     """
 
     def __init__(self, style: Tensor, config: GatysConfig = GatysConfig(), device=None, extra_losses=None,

@@ -35,7 +35,14 @@ from .vgg import VGG19Features, channels, encoder
 
 
 def gram_matrix(features: Tensor) -> Tensor:
-    """[B, C, H, W] -> [B, C, C] feature correlations, divided by the number of positions H*W."""
+    """[B, C, H, W] -> [B, C, C] feature correlations, divided by the number of positions H*W.
+
+    >>> f = torch.ones(2, 3, 4, 5)
+    >>> gram_matrix(f).shape, float(gram_matrix(f)[0, 0, 0])
+    (torch.Size([2, 3, 3]), 1.0)
+    >>> torch.equal(gram_matrix(f.flip(-1)), gram_matrix(f))  # no spatial layout
+    True
+    """
     b, c, h, w = features.shape
     f = features.reshape(b, c, h * w)
     return torch.bmm(f, f.transpose(1, 2)) / (h * w)

@@ -98,9 +98,13 @@ def warp_neighbour(stylized: Tensor, flow_to: np.ndarray, flow_from: np.ndarray)
 class RuderStylizer:
     """Stylize the frames of one clip in order, each tied to the earlier ones.
 
-    >>> stylizer = RuderStylizer(style, RuderConfig(gatys=GatysConfig(iters=300), frame_iters=100))
+    >>> style, frame0, frame1 = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    >>> still = np.zeros((32, 32, 2), np.float32)  # the flow between the frames: nothing moved
+    >>> stylizer = RuderStylizer(style, RuderConfig(gatys=GatysConfig(iters=2), frame_iters=2))
     >>> first = stylizer.stylize_frame(frame0, [])
-    >>> second = stylizer.stylize_frame(frame1, [warp_neighbour(first.image, flow_1_0, flow_0_1)])
+    >>> second = stylizer.stylize_frame(frame1, [warp_neighbour(first.image, still, still)])
+    >>> second.image.shape, second.iterations
+    (torch.Size([1, 3, 32, 32]), 2)
     """
 
     def __init__(self, style: Tensor, config: RuderConfig = RuderConfig(), device=None, styles=None):

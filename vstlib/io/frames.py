@@ -34,6 +34,12 @@ def to_tensor(array: np.ndarray) -> torch.Tensor:
 
     ``uint8`` is divided by 255 and ``uint16`` by 65535; float arrays are taken to be in
     [0, 1] already and are only cast to float32 (not clamped, so bugs upstream stay visible).
+
+    >>> frame = np.full((2, 4, 3), 255, np.uint8)
+    >>> t = to_tensor(frame); t.shape, float(t.max())
+    (torch.Size([1, 3, 2, 4]), 1.0)
+    >>> bool((to_array(t) == frame).all())
+    True
     """
     if not isinstance(array, np.ndarray):
         raise TypeError(f"to_tensor expects a numpy array, got {type(array).__name__}")
