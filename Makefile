@@ -1,11 +1,12 @@
 # vstlib: two commands for a fresh clone
 #   make demo   set up .venv and stylize 2 s of the sample clip -> vst_demo.mp4 (with audio)
-#   make test   set up .venv and run every test, notebooks included (SMOKE mode)
+#   make test   set up .venv and run every test and docstring example, notebooks included (SMOKE mode)
 # and a few more:
 #   make figures   regenerate report/figures/ (SMOKE=1 for the quick version)
 #   make report    build report/build/main.pdf (needs TeX: see report/README.md)
 #   make bench     benchmarks/bench_gatys_vs_pastiche.py (results: benchmarks/RESULTS.md)
 #   make bench-flow / -temporal / -style-color / -johnson   flow, Ruder, W2 + colour, fast-network benchmarks
+#   make bench-all    every benchmark, then benchmarks/RESULTS.md regenerated (QUICK=1: a smoke run)
 #   make lab       open the notebooks in JupyterLab
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -17,7 +18,7 @@ ifneq ($(wildcard ../shared/data/registry.tsv),)
 export VSTLIB_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup demo test figures report bench bench-flow bench-temporal bench-style-color bench-johnson lab clean
+.PHONY: setup demo test figures report bench bench-flow bench-temporal bench-style-color bench-johnson bench-all lab clean
 .DEFAULT_GOAL := help
 
 help:
@@ -37,7 +38,7 @@ demo: setup
 	$(VENV)/bin/vst demo -o vst_demo.mp4
 
 test: setup
-	VSTLIB_SMOKE=1 MPLBACKEND=Agg $(PY) -m pytest tests --nbval-lax notebooks -p no:cacheprovider
+	VSTLIB_SMOKE=1 MPLBACKEND=Agg $(PY) -m pytest tests --doctest-modules vstlib -p no:cacheprovider
 
 figures: setup
 	VSTLIB_SMOKE=$(if $(SMOKE),1,0) MPLBACKEND=Agg $(PY) report/make_figures.py
@@ -59,6 +60,9 @@ bench-style-color: setup
 
 bench-johnson: setup
 	$(PY) benchmarks/bench_johnson.py
+
+bench-all: setup
+	$(PY) benchmarks/run_all.py $(if $(QUICK),--quick,)
 
 lab: setup
 	$(PY) -m pip install --quiet jupyterlab && $(VENV)/bin/jupyter lab notebooks

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from vstlib.errors import VstError
-from vstlib.johnson import TrainingImages
+from vstlib.johnson_train import TrainingImages
 
 
 def _png(path: Path, value: int = 100) -> Path:

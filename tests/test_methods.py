@@ -14,7 +14,7 @@ import vstlib
 from vstlib import methods
 from vstlib.errors import VstError
 from vstlib.io import probe_video, read_frames
-from vstlib.methods.base import FrameItem, Method, Session, register
+from vstlib.methods.base import Method, Session, register
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 ROOT = Path(__file__).resolve().parents[1]

@@ -244,7 +244,8 @@ def _demo(args) -> int:
 def _train(args) -> int:
     from . import data
     from .gatys import load_style
-    from .johnson import HOLDOUT_SECONDS, TrainingImages, default_training_sources, export_model, train
+    from .johnson import export_model
+    from .johnson_train import HOLDOUT_SECONDS, TrainingImages, default_training_sources, train
     from .methods.johnson import TrainConfig
     from .utils import pick_device
 

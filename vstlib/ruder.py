@@ -34,7 +34,7 @@ from torch import Tensor
 
 from .engine import PIXEL_SCALE, OptimResult, optimize_image
 from .flow import clip_pairs, long_term_weights, occlusion_mask, warp
-from .gatys import GatysConfig, GatysStylizer
+from .gatys import GatysConfig, GatysStylizer  # noqa: F401 - GatysConfig: the docstring example
 from .io import load_image, save_image
 from .losses import FeatureLoss
 from .methods.ruder import RuderConfig

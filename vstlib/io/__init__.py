@@ -12,7 +12,7 @@
 Everything other modules imported from the former ``vstlib/io.py`` is re-exported here.
 """
 
-from .atomic import atomic_path, check_writable, disk_full_error, is_disk_full, new_temp_sibling, remove_quietly
+from .atomic import atomic_path, check_writable, disk_full_error, is_disk_full, new_temp_sibling, remove_quietly  # noqa: F401
 from .frames import as_uint8_frame, resize_frame, target_size, to_array, to_arrays, to_tensor, to_tensors
 from .images import MAX_PIXELS, load_image, save_image
 from .video import (VIDEO_EXTENSIONS, VideoInfo, VideoWriter, concat_videos, has_audio, is_video_path, probe_video,
