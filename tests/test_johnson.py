@@ -105,7 +105,7 @@ def test_instance_norm_ignores_the_inputs_contrast_and_brightness():
 
 
 def test_bad_settings_are_one_line_errors():
-    with pytest.raises(VstError, match="normalization"):
+    with pytest.raises(VstError, match="--norm"):
         TransformerNet("group")
     with pytest.raises(VstError, match="crop"):
         TrainConfig(crop=30)

@@ -25,9 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .errors import VstError
 
-from .choices import NORMS  # noqa: E402
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
@@ -129,10 +127,9 @@ class TransformerNet(nn.Module):
 
     def __init__(self, norm: str = "instance", width: int = 32, residual_blocks: int = 5):
         super().__init__()
-        if norm not in NORMS:
-            raise VstError(f"unknown normalization '{norm}'; choose {', '.join(NORMS)}")
-        if not 4 <= width <= 256:
-            raise VstError(f"width must be between 4 and 256 channels, got {width}")
+        from .methods.johnson import TrainConfig
+
+        TrainConfig(norm=norm, width=width)  # the one place these options are checked
         self.norm, self.width, self.residual_blocks = norm, width, residual_blocks
         w = width
         self.encoder = nn.Sequential(
@@ -174,20 +171,11 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def flops_per_frame(model: TransformerNet, height: int, width: int) -> float:
-    """Multiply-adds x 2 of one forward pass at H x W (convolutions only; norms, ReLUs and the
-    upsampling add well under 1 %). Counted from the layers' shapes, by a forward pass with hooks."""
-    total = 0.0
+    """Floating-point operations (2 x multiply-adds) of one forward pass at H x W, as counted by
+    :class:`torch.utils.flop_counter.FlopCounterMode`: the convolutions (norms, ReLUs and the
+    upsampling add well under 1 % and are not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
 
-    def hook(module, inputs, output):
-        nonlocal total
-        k = module.kernel_size[0] * module.kernel_size[1]
-        total += 2.0 * output.numel() / output.shape[0] * module.in_channels * k
-
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
-    try:
-        with torch.no_grad():
-            model(torch.zeros(1, 3, height, width, device=next(model.parameters()).device))
-    finally:
-        for h in handles:
-            h.remove()
-    return total
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, 3, height, width, device=next(model.parameters()).device))
+    return float(counter.get_total_flops())

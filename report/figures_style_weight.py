@@ -1,0 +1,37 @@
+"""The report's style-weight figure (``make_figures.py --only style_weight``): the sweep of
+``benchmarks/bench_style_weight.py`` as a grid.
+
+    style_weight.png   rows = content x style, columns = content | style | Gram weights | W2 weights,
+                       vstlib's default weights (GRAM_DEFAULT_WEIGHT, wasserstein.DEFAULT_WEIGHT) framed
+                       in red; under each result its SSIM to the content and the Gram style loss left
+
+The runs are the benchmark's own, cached in ``benchmarks/out/style_weight/`` (``--quick``:
+``benchmarks/out/quick/style_weight/``): after ``python benchmarks/bench_style_weight.py`` this only
+redraws the grid (seconds); without the cache it runs the sweep (about an hour on 2 CPU cores; the
+smoke version, 64 px and 5 iterations, well under a minute).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+STYLE_WEIGHT_FILES = ("style_weight.png",)
+_BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def make_style_weight(smoke: bool, device, out: Path) -> list[Path]:
+    """Write ``out/style_weight.png`` (``device`` is accepted for symmetry with the other sections;
+    the sweep runs where the benchmark runs, the CPU unless a GPU is the default device)."""
+    if str(_BENCH) not in sys.path:
+        sys.path.insert(0, str(_BENCH))
+    import bench_style_weight as bsw
+
+    args = bsw.parse_args(["--quick"] if smoke else [])
+    records, contents, styles, cache = bsw.collect(args, run=True)  # cached runs are read, not rerun
+    gram, w2 = bsw.default_weights()
+    path = Path(out) / STYLE_WEIGHT_FILES[0]
+    tmp = path.with_name(".tmp_" + path.name)
+    bsw.figure(records, cache, tmp, {"gram": gram, "wasserstein": w2}, contents, styles)
+    tmp.replace(path)
+    return [path]
