@@ -47,7 +47,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -232,7 +231,7 @@ def quality(args, dev) -> list[dict]:
     gatys_cache = {}  # (style, loss settings) -> (image, seconds): the width-16 model shares its style
     for name in args.models or johnson.shipped_models():
         info = johnson.model_info(name)
-        cfg = johnson.TrainConfig(**johnson._tuples(info["train_config"]))
+        cfg = johnson.model_train_config(name)
         style_name = info["info"].get("style", name)
         style = load_style(vdata.resolve(style_name, "style"))
         model = johnson.load_model(name, dev)
@@ -256,6 +255,50 @@ def quality(args, dev) -> list[dict]:
         print(f"  {name:30s} {w}x{h}: network style loss {net_loss:.4g}, Gatys {args.gatys_iters} steps {gatys_loss:.4g} "
               f"-> {row['ratio']:.2f}x (target <= 2)", flush=True)
     return rows
+
+
+def markdown(device: str, mo, e2e, mem, q, args) -> str:
+    """The tables of results.json as markdown (what RESULTS.md shows)."""
+    lines = [f"Device: {device}. Command: `python benchmarks/bench_johnson.py {' '.join(sys.argv[1:])}`.", ""]
+    if mo:
+        w, h = mo["size"]
+        lines += [f"**Model only, {w}x{h}, batch {mo['batch']}** (random frames; the variants take turns, median of "
+                  f"{args.repeats}):", "", "| network | variant | frames/s | TFLOP/s | vs reference |", "|---|---|---|---|---|"]
+        for r in mo["rows"]:
+            net = f"width {r['width']} ({r['gflop_per_frame']:.1f} GFLOP/frame)"
+            bold = "**" if r["variant"].startswith("vstlib default") else ""
+            lines.append(f"| {net} | {r['variant']} | {bold}{r['fps']:.2f}{bold} | {r['tflops']:.3f} | "
+                         f"{bold}{r['ratio']:.2f}x{bold} |")
+        lines.append("")
+    if e2e:
+        lines += [f"**End to end**, file to file (`stylize_video(..., \"johnson\")`, `{Path(args.clip).name}`, "
+                  f"{args.seconds:g} s, {args.size}, batch {args.batch}, audio kept): {e2e['frames']} frames in "
+                  f"{e2e['wall_s']:.1f} s = **{e2e['fps']:.2f} frames/s = {e2e['ratio']:.2f}x** the model-only "
+                  f"{e2e['model_fps']:.2f} frames/s (target >= 0.9x).", ""]
+    if mem:
+        pk = mem["peak_rss_mb"]
+        lines += [f"**Memory, 1080p** (synthetic clip, identity network): {mem['frames']} frames in {mem['wall_s']:.1f} s; "
+                  f"resident memory {mem['rss_before_mb']:,.0f} MB before, at most {pk['0.1']:,.0f} MB by 10 % of the "
+                  f"frames, {pk['0.5']:,.0f} MB by 50 %, {pk['1.0']:,.0f} MB by 100 %.", ""]
+    if q:
+        lines += [f"**Quality on the held-aside frame** (Gram style loss at each model's training layers and weights; "
+                  f"Gatys {args.gatys_iters} iterations, same settings and size):", "",
+                  "| model | size | network style loss | Gatys | ratio | target <= 2x | Gatys time |", "|---|---|---|---|---|---|---|"]
+        for r in q:
+            w, h = r["size"]
+            lines.append(f"| `{r['model']}` (width {r['width']}) | {w}x{h} | {r['net_style_loss']:,.0f} | "
+                         f"{r['gatys_style_loss']:,.0f} | **{r['ratio']:.2f}x** | {'met' if r['ratio'] <= 2 else 'missed'} | "
+                         f"{r['gatys_seconds']:.0f} s |")
+    return "\n".join(lines) + "\n"
+
+
+def write_results_fragment(name: str, md: str, quick: bool) -> None:
+    """benchmarks/out/<name>.md (out/quick/ for --quick): machine + commit line, then ``md``; run_all.py
+    puts it into RESULTS.md."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run_all import fragment_dir, write_fragment
+
+    write_fragment(name, md, out_dir=fragment_dir(quick))
 
 
 def main(argv=None) -> int:
@@ -282,6 +325,10 @@ def main(argv=None) -> int:
     (args.out / "results.json").write_text(json.dumps({"device": name, "model_only": mo, "end_to_end": e2e,
                                                        "quality": q, "memory": mem, "argv": sys.argv[1:]}, indent=1, default=str))
     print(f"\nwrote {args.out / 'results.json'}")
+    md = markdown(name, mo, e2e, mem, q, args)
+    (args.out / "results.md").write_text(md)
+    print("\n" + md)
+    write_results_fragment("johnson", md, args.quick)
     return 0
 
 

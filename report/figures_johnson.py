@@ -59,7 +59,7 @@ def run_johnson(s: JohnsonSettings, device, workdir: Path) -> dict:
     gatys_cache = {}
     for name in models:
         info = johnson.model_info(name)
-        cfg = johnson.TrainConfig(**johnson._tuples(info["train_config"]))
+        cfg = johnson.model_train_config(name)
         style = load_style(data.resolve(info["info"].get("style", name), "style"))
         net_out = johnson.stylize_image(frame, johnson.load_model(name, device))
         gcfg = johnson.gatys_config_like(cfg, iters=s.gatys_iters)

@@ -429,16 +429,18 @@ def run_video(s: Settings, device, image_sec_per_iter: float, image_pixels: int)
         tmp = Path(tmp)
         t0 = time.perf_counter()
         # duration a half frame short of n frames: stylize_video rounds the frame count up.
-        vr = stylize_video(path, fetch(s.style), tmp / "gatys.mp4", config=config, max_side=s.video_side,
+        out_frames = []  # the exact frames (a post step keeps them), not the H.264 file: no codec noise
+
+        def keep(image, item):
+            out_frames.append(image.clone())
+            return image
+
+        vr = stylize_video(path, fetch(s.style), tmp / "gatys.mp4", "gatys", config, max_side=s.video_side,
                            start=first / info.fps, duration=(n - 0.5) / info.fps, device=str(device),
-                           cache_dir=tmp / "frames", keep_cache=True, progress=True)
+                           progress=True, post_steps=[keep])
         wall = time.perf_counter() - t0
         if vr.n_frames != n:
             raise RuntimeError(f"stylize_video made {vr.n_frames} frames, expected {n}")
-        from vstlib.io import load_image
-
-        # The exact frames (lossless PNG cache), not the H.264 file, so the codec adds no noise.
-        out_frames = [load_image(p) for p in sorted((tmp / "frames").glob("frame_*.png"))]
         in_frames = list(read_frames(path, max_side=s.video_side, start=first, end=first + n))
     if len(out_frames) != n or len(in_frames) != n:
         raise RuntimeError(f"got {len(in_frames)} input and {len(out_frames)} output frames, expected {n}")

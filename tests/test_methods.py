@@ -78,7 +78,6 @@ class Tint(Session):
         return torch.cat(out)
 
 
-@register
 class TintMethod(Method):
     name = "test-tint"
     summary = "test only"
@@ -90,7 +89,17 @@ class TintMethod(Method):
         return Tint()
 
 
-def test_per_frame_style_schedule_and_post_steps(clip, tmp_path):
+@pytest.fixture
+def tint():
+    """The Tint method, registered for one test (a method added from outside the library)."""
+    from vstlib.methods import base
+
+    register(TintMethod)
+    yield TintMethod.name
+    del base._REGISTRY[TintMethod.name]
+
+
+def test_per_frame_style_schedule_and_post_steps(clip, tmp_path, tint):
     """Frame i gets the schedule's mix (a transition from style 0 to 1 here); post steps run in order."""
     seen = []
 
@@ -112,7 +121,7 @@ def test_per_frame_style_schedule_and_post_steps(clip, tmp_path):
     assert np.all(np.diff(red) < 0.02) and np.all(np.diff(green) > -0.02)  # a monotone cross-fade
 
 
-def test_schedule_with_a_bad_index_is_one_error(clip, tmp_path):
+def test_schedule_with_a_bad_index_is_one_error(clip, tmp_path, tint):
     with pytest.raises(VstError, match="style indices 0..0"):
         vstlib.stylize_video(clip, None, tmp_path / "x.mp4", "test-tint", schedule=lambda i: 3, progress=False)
     assert list(tmp_path.iterdir()) == []

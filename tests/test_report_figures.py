@@ -27,7 +27,7 @@ RUDER_FILES = ("ruder_flow.png", "ruder_occlusion.png", "ruder_flicker.pdf", "ru
 W2_FILES = ("w2_images.png", "w2_stats.pdf", "w2_flicker.pdf", "w2_table.tex", "w2_numbers.tex")
 COLOR_FILES = ("color_images.png", "color_flicker.pdf", "color_table.tex", "color_numbers.tex")
 JOHNSON_FILES = ("johnson_images.png", "johnson_loss.pdf", "johnson_table.tex", "johnson_numbers.tex")
-EXPECTED = GATYS_FILES + RUDER_FILES + JOHNSON_FILES + W2_FILES + COLOR_FILES
+EXPECTED = ("methods_table.tex",) + GATYS_FILES + RUDER_FILES + JOHNSON_FILES + W2_FILES + COLOR_FILES
 MACROS = ("GatysFlickerIn", "GatysFlickerOut", "GatysFlickerRatio", "GatysSecondsPerFrame", "GatysDevice")
 # Ruder macros whose value is a plain decimal number (the others are text: sizes, names, device).
 RUDER_NUMERIC = ("RuderFrames", "RuderFirstFrame", "RuderEvery", "RuderFps", "RuderIters", "RuderFrameIters",
@@ -105,7 +105,7 @@ def test_help_runs_quickly():
 
 def test_only_and_ruder_settings():
     m = _load_script()
-    assert m.FILES == EXPECTED and set(m.SECTION_FILES) == {"gatys", "ruder", "johnson", "wasserstein", "color"}
+    assert m.FILES == EXPECTED and set(m.SECTION_FILES) == {"methods", "gatys", "ruder", "johnson", "wasserstein", "color"}
     assert m.parse_args([]).only is None  # default: both sections
     assert m.parse_args(["--only", "ruder"]).only == "ruder"
     with pytest.raises(SystemExit):
@@ -352,3 +352,12 @@ def test_report_builds_with_the_generated_files(figures, tmp_path):
     assert "No file figures/" not in log  # every generated file was found
     assert not re.search(r"(Citation|Reference) `[^']+' on page \d+ undefined", log), "undefined citation or reference"
     assert "Undefined control sequence" not in log
+
+
+def test_methods_table_lists_the_registry(figures):
+    """The report's methods table is generated from vstlib.methods: one row per registered method."""
+    from vstlib import methods
+
+    text = (figures / "methods_table.tex").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("\\texttt{") and "methods/" in line]
+    assert [r.split("}")[0].removeprefix("\\texttt{") for r in rows] == methods.names()

@@ -89,6 +89,14 @@ def load_model(name_or_path, device=None) -> TransformerNet:
     return model.eval().to(pick_device(device))
 
 
+def model_train_config(name_or_path) -> TrainConfig | None:
+    """The :class:`TrainConfig` a model was trained with (None if the file does not say)."""
+    stored = model_info(name_or_path)["train_config"]
+    if stored is None:
+        return None
+    return TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in stored.items()})
+
+
 def model_info(name_or_path) -> dict:
     """The training settings and free-form info stored with a model."""
     blob = torch.load(model_path(name_or_path), map_location="cpu", weights_only=True)
