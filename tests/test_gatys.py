@@ -85,13 +85,13 @@ def test_load_style_never_enlarges(tmp_path):
 
 
 def test_style_loss_choice_and_default_weights():
-    from vstlib.losses import GramStyleLoss
+    from vstlib.losses import GRAM_DEFAULT_WEIGHT, GramStyleLoss
     from vstlib.wasserstein import DEFAULT_WEIGHT, WassersteinStyleLoss
 
     style = torch.rand(1, 3, 32, 32)
     gram = gatys.GatysStylizer(style, gatys.GatysConfig())
     w2 = gatys.GatysStylizer(style, gatys.GatysConfig(style_loss="wasserstein"))
-    assert type(gram.style_loss) is GramStyleLoss and gram.style_loss.weight == 1e3
+    assert type(gram.style_loss) is GramStyleLoss and gram.style_loss.weight == GRAM_DEFAULT_WEIGHT
     assert type(w2.style_loss) is WassersteinStyleLoss and w2.style_loss.weight == DEFAULT_WEIGHT
     # an explicit weight wins, for either loss; replace() does not carry one loss's default to the other
     assert gatys.GatysConfig(style_loss="wasserstein", style_weight=7.0).effective_style_weight == 7.0

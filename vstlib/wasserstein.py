@@ -35,6 +35,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
+from .choices import DEFAULT_STYLE_WEIGHTS
 from .losses import FeatureLoss, _layer_weights
 from .vgg import channels
 
@@ -56,7 +57,7 @@ _EPS64 = torch.finfo(torch.float64).eps
 # content image's, Starry Night; 28.5 vs 31.0 %, The Scream), with similar structure (edge
 # correlation with the content 0.40 vs 0.41; 0.44 vs 0.51); W2 1 stays nearer the photo (25 %,
 # 38 % left), W2 2 goes further (16 %, 23 %). 1.5 also keeps the old 1.5 : 1 ratio to Gram.
-DEFAULT_WEIGHT = 1.5
+DEFAULT_WEIGHT = DEFAULT_STYLE_WEIGHTS["wasserstein"]
 
 
 class _GaussianStats(torch.autograd.Function):

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
-from ..choices import AUTOCAST_MODES, LAYER_NAMES, OPTIMIZERS, POOLINGS, STYLE_LOSSES, VGG_WEIGHTS
+from ..choices import (AUTOCAST_MODES, DEFAULT_STYLE_WEIGHTS, LAYER_NAMES, OPTIMIZERS, POOLINGS, STYLE_LOSSES,
+                       VGG_WEIGHTS)
 from ..config import option, validate
 from .base import Method, Session, register
 
@@ -32,7 +33,9 @@ class GatysConfig:
         default_text="the style loss's own: Gram 1/C^2, W2 1/C")
     content_weight: float = option(1.0, "content loss weight", low=0, metavar="W")
     style_weight: float | None = option(None, "style loss weight", kind=float, low=0, metavar="W",
-                                        default_text="gram 1000, wasserstein 1500: about the same strength")
+                                        default_text=f"gram {DEFAULT_STYLE_WEIGHTS['gram']:g}, wasserstein "
+                                                     f"{DEFAULT_STYLE_WEIGHTS['wasserstein']:g}: about the same "
+                                                     f"strength")
     style_loss: str = option("gram", "gram: Gram matrices (Gatys et al.); wasserstein: distance between the "
                                      "feature distributions (Gaussian W2: means and covariances)", choices=STYLE_LOSSES)
     tv_weight: float = option(0.0, "total variation weight", low=0, metavar="W")
