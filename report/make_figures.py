@@ -60,15 +60,16 @@ DEFAULT_OUT = REPO_ROOT / "report" / "figures"
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))  # figures_w2_color.py, beside this file
 from figures_johnson import JOHNSON_FILES, JOHNSON_FULL, JOHNSON_SMOKE  # noqa: E402
+from figures_style_weight import STYLE_WEIGHT_FILES  # noqa: E402
 from figures_w2_color import COLOR_FILES, SC_FULL, SC_SMOKE, W2_FILES  # noqa: E402
 GATYS_FILES = ("gatys_image.png", "gatys_loss.pdf", "gatys_flicker.png", "gatys_table.tex", "gatys_numbers.tex")
 RUDER_FILES = ("ruder_flow.png", "ruder_occlusion.png", "ruder_flicker.pdf", "ruder_frames.png", "ruder_table.tex",
                "ruder_flow_table.tex", "ruder_numbers.tex")
 METHODS_FILES = ("methods_table.tex",)
-SECTION_FILES = {"methods": METHODS_FILES, "gatys": GATYS_FILES, "ruder": RUDER_FILES, "johnson": JOHNSON_FILES,
-                 "wasserstein": W2_FILES, "color": COLOR_FILES}
+SECTION_FILES = {"methods": METHODS_FILES, "gatys": GATYS_FILES, "style_weight": STYLE_WEIGHT_FILES,
+                 "ruder": RUDER_FILES, "johnson": JOHNSON_FILES, "wasserstein": W2_FILES, "color": COLOR_FILES}
 SECTIONS = tuple(SECTION_FILES)
-FILES = METHODS_FILES + GATYS_FILES + RUDER_FILES + JOHNSON_FILES + W2_FILES + COLOR_FILES
+FILES = METHODS_FILES + GATYS_FILES + STYLE_WEIGHT_FILES + RUDER_FILES + JOHNSON_FILES + W2_FILES + COLOR_FILES
 
 
 @dataclass(frozen=True)
@@ -1111,6 +1112,10 @@ def main(argv=None) -> int:
             write_text(out / "methods_table.tex", methods_table_tex())
         if "gatys" in sections:
             make_gatys(s, device, out, short, long)
+        if "style_weight" in sections:
+            from figures_style_weight import make_style_weight
+
+            make_style_weight(s.smoke, device, out)
         if "ruder" in sections:
             make_ruder(r, device, out)
         if "johnson" in sections:

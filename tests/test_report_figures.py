@@ -27,7 +27,7 @@ RUDER_FILES = ("ruder_flow.png", "ruder_occlusion.png", "ruder_flicker.pdf", "ru
 W2_FILES = ("w2_images.png", "w2_stats.pdf", "w2_flicker.pdf", "w2_table.tex", "w2_numbers.tex")
 COLOR_FILES = ("color_images.png", "color_flicker.pdf", "color_table.tex", "color_numbers.tex")
 JOHNSON_FILES = ("johnson_images.png", "johnson_loss.pdf", "johnson_table.tex", "johnson_numbers.tex")
-EXPECTED = ("methods_table.tex",) + GATYS_FILES + RUDER_FILES + JOHNSON_FILES + W2_FILES + COLOR_FILES
+EXPECTED = ("methods_table.tex",) + GATYS_FILES + ("style_weight.png",) + RUDER_FILES + JOHNSON_FILES + W2_FILES + COLOR_FILES
 MACROS = ("GatysFlickerIn", "GatysFlickerOut", "GatysFlickerRatio", "GatysSecondsPerFrame", "GatysDevice")
 # Ruder macros whose value is a plain decimal number (the others are text: sizes, names, device).
 RUDER_NUMERIC = ("RuderFrames", "RuderFirstFrame", "RuderEvery", "RuderFps", "RuderIters", "RuderFrameIters",
@@ -105,7 +105,7 @@ def test_help_runs_quickly():
 
 def test_only_and_ruder_settings():
     m = _load_script()
-    assert m.FILES == EXPECTED and set(m.SECTION_FILES) == {"methods", "gatys", "ruder", "johnson", "wasserstein", "color"}
+    assert m.FILES == EXPECTED and set(m.SECTION_FILES) == {"methods", "gatys", "style_weight", "ruder", "johnson", "wasserstein", "color"}
     assert m.parse_args([]).only is None  # default: both sections
     assert m.parse_args(["--only", "ruder"]).only == "ruder"
     with pytest.raises(SystemExit):

@@ -43,9 +43,13 @@ class RuderConfig:
     """
 
     gatys: GatysConfig = nested(GatysConfig, "the per-frame objective and the first frame's optimization")
-    # With content and style weights (1, 1e3), 1e4 barely changes a content-started frame and 1e5
-    # pulls it most of the way to the warped previous frame (measured: E_warp ratio to per-frame
-    # Gatys 0.95 / 0.59 / 0.07 for 1.5e3 / 1.5e4 / 1.5e5 on 5 Sintel frames at 160 px).
+    # With content and style weights (1, 1e3), 1e4 barely changed a content-started frame and 1e5
+    # pulled it most of the way to the warped previous frame (measured: E_warp ratio to per-frame
+    # Gatys 0.95 / 0.59 / 0.07 for 1.5e3 / 1.5e4 / 1.5e5 on 5 Sintel frames at 160 px). The style
+    # default is now 1e1, which makes the rest of the objective about 12x smaller at the result
+    # (bench_style_weight: content 5.8e5 + style 4.1e6 -> 2.7e5 + 1.1e5), so 1e5 now ties frames
+    # more tightly than it did: less flicker, at some cost to the style of moving regions. Not
+    # re-measured with the new default; benchmarks/bench_temporal.py --temporal-weight compares.
     temporal_weight: float = option(1e5, "temporal loss weight, in gray levels squared", low=0, metavar="W")
     init: str = option("warped", "start of frames after the first", choices=("warped", "content", "noise"),
                        flag="frame-init")
