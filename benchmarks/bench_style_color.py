@@ -57,7 +57,7 @@ from vstlib import data as vdata  # noqa: E402
 from vstlib.engine import optimize_image  # noqa: E402
 from vstlib.flow import compute_flows  # noqa: E402
 from vstlib.gatys import GatysConfig, GatysStylizer, load_style, resize  # noqa: E402
-from vstlib.io import load_image, probe_video, read_frames, to_tensor  # noqa: E402
+from vstlib.io import probe_video, read_frames, to_tensor  # noqa: E402
 from vstlib.metrics import temporal_errors  # noqa: E402
 from vstlib.ruder import RuderConfig, needed_pairs  # noqa: E402
 from vstlib.utils import pick_device  # noqa: E402
@@ -207,14 +207,16 @@ def _fit(hw, side):
 # ------------------------------------------------------------------------------------------
 
 
-def finished_frames(cache: Path, plan: color.ColorPlan, contents) -> list[torch.Tensor]:
-    """The stylizer's cached outputs, finished as stylize_video's writer does (luminance mode:
-    the content's chroma put back), in float: what E_warp is computed on."""
-    out = []
-    for i, content in enumerate(contents):
-        raw = load_image(cache / f"frame_{i:05d}.png")
-        out.append(plan.finish(raw, to_tensor(content)))
-    return out
+class Keep:
+    """A post step of the runner: keeps each finished frame in float (after colour preservation,
+    before H.264): what E_warp is computed on."""
+
+    def __init__(self):
+        self.frames: list[torch.Tensor] = []
+
+    def __call__(self, image, item):
+        self.frames.append(image.detach().cpu().clone())
+        return image
 
 
 def colour_overhead(video: Path, style: torch.Tensor, mode: str, read) -> float:
@@ -267,17 +269,15 @@ def video_runs(args, dev) -> dict:
         name = f"{method}/{mode}/{loss}"
         g = gatys_cfg.replace(style_loss=loss)
         config = g if method == "gatys" else ruder_cfg.replace(gatys=g)
-        cache = work / name.replace("/", "_")
-        for old in cache.glob("*"):
-            old.unlink()
         out_file = work / f"{name.replace('/', '_')}.mp4"
+        out_file.unlink(missing_ok=True)
+        keep = Keep()
         t0 = time.perf_counter()
         res = stylize_video(video, style_path, out_file, method, config, max_side=args.max_side, start=start_s,
-                            duration=duration, every=args.every, device=str(dev), cache_dir=cache, keep_cache=True,
-                            progress=False, preserve_color=mode)
+                            duration=duration, every=args.every, device=str(dev), progress=False,
+                            preserve_color=mode, post_steps=[keep])
         wall = time.perf_counter() - t0
-        plan = color.prepare(style, color.color_stats(read()) if mode != "none" else None, mode)
-        finished = finished_frames(cache, plan, read())
+        finished = keep.frames
         errors = temporal_errors(frames_u8, finished, flow=args.flow).summary()
         overhead = colour_overhead(video, style, mode, read)
         results[name] = {"wall_s": wall, "n_frames": res.n_frames, "sec_per_frame": wall / res.n_frames,
@@ -337,6 +337,15 @@ def report(sp: dict | None, vid: dict | None, args, dev) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_results_fragment(name: str, md: str, quick: bool) -> None:
+    """benchmarks/out/<name>.md (out/quick/ for --quick): machine + commit line, then ``md``; run_all.py
+    puts it into RESULTS.md."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run_all import fragment_dir, write_fragment
+
+    write_fragment(name, md, out_dir=fragment_dir(quick))
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.from_json:
@@ -356,6 +365,7 @@ def main(argv=None) -> int:
     (args.out / "results.json").write_text(json.dumps({"speed": sp, "video": vid, "machine": machine(dev)}, indent=1))
     (args.out / "results.md").write_text(text)
     print("\n" + text)
+    write_results_fragment("style_color", text, args.quick)
     print(f"done in {time.perf_counter() - t0:.0f} s; wrote {args.out / 'results.md'}")
     return 0
 
