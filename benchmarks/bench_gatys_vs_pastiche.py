@@ -17,11 +17,12 @@ Steps (details in benchmarks/README.md, results in benchmarks/RESULTS.md):
    for in-process runs, on the float image before the final clamp; cross-checked with pastiche's own
    loss code.
 5. Time to pastiche's final loss (the evaluator's loss of pastiche's PNG; with ``--target float``,
-   pastiche's own float loss): vstlib configurations, as shipped and with prototype engine changes
-   (benchmarks/prototypes.py), clock started at the stylizer call.
+   pastiche's own float loss): vstlib configurations (scales; the engine's ``project`` and
+   ``autocast`` options), clock started at the stylizer call.
 6. End to end: ``vst stylize`` at N steps, and the fastest configuration as a fresh process, vs
    pastiche's whole command.
-7. Prints the tables and ratios; writes ``results.json`` and ``results.md`` to ``--out``.
+7. Prints the tables and ratios; writes ``results.json``, ``results.md`` and the markdown fragment
+   ``gatys_vs_pastiche.md`` (machine, ``lscpu``, commit, command, tables) to ``--out``.
 
 Settings: pastiche's defaults (content weight 1 x its per-layer 0.01, style weight 1 x its
 per-layer 10/C^2, max pooling, L-BFGS max_iter=1 lr=1 history 100, init from content) are vstlib's
@@ -54,9 +55,6 @@ if "VSTLIB_DATA_DIR" not in os.environ and (REPO.parent / "shared" / "data" / "r
 from vstlib import data as vdata  # noqa: E402
 from vstlib.gatys import GatysConfig, GatysStylizer, style_size_for  # noqa: E402
 from vstlib.io import load_image, save_image  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import prototypes  # noqa: E402
 
 CONTENT_WEIGHT, STYLE_WEIGHT = 0.01, 10.0  # vstlib's weights for pastiche's objective
 
@@ -279,11 +277,9 @@ def run_paired(inputs: dict, content: torch.Tensor, style: torch.Tensor, steps: 
 
     artist = PasticheArtist(inputs["content_png"], [inputs["style_png"]], device="cpu",
                             size=max(inputs["content_hw"]), style_size=inputs["style_side"])
-    # first_step=None: torch's own first L-BFGS step, as pastiche takes it (vstlib's default sizes it);
-    # and unconstrained pixels, clamped only at the end, as pastiche does, should vstlib ever clamp per step.
-    as_pastiche = {"first_step": None, **({"clamp": False} if "clamp" in GatysConfig.__dataclass_fields__ else {})}
-    stylizer = GatysStylizer(style, GatysConfig(content_weight=CONTENT_WEIGHT, style_weight=STYLE_WEIGHT, iters=steps,
-                                                **as_pastiche))
+    # As pastiche: torch's own first L-BFGS step (vstlib's default sizes it) and unconstrained pixels,
+    # clamped only when saving (vstlib's default projects them after every step).
+    stylizer = gatys_stylizer(style, {"iters": steps, "first_step": None, "project": False})
     stylizer.set_content(content)  # style Gram matrices now, as pastiche's __init__ does (neither is timed)
     vst_t, past_t, past_losses = [], [], []
     mark = {}
@@ -314,9 +310,15 @@ def run_paired(inputs: dict, content: torch.Tensor, style: torch.Tensor, steps: 
     }
 
 
-# A configuration: scales, coarse iterations, and prototype engine options (none: vstlib as shipped).
-PROTO_FLAGS = {"project": {"bounds": "project"}, "bf16": {"autocast": torch.bfloat16}}
-CONFIG_FLAGS = {"torchfirst": {"first_step": None}}  # GatysConfig options (not prototypes)
+def gatys_stylizer(style: torch.Tensor, options: dict) -> GatysStylizer:
+    """GatysStylizer at pastiche's settings plus ``options`` (GatysConfig fields; the engine's
+    ``project`` and ``autocast`` among them, forwarded to ``optimize_image``)."""
+    cfg = GatysConfig(content_weight=CONTENT_WEIGHT, style_weight=STYLE_WEIGHT, **options)
+    return GatysStylizer(style, cfg)
+
+
+# Variant flags: engine options. Default: projected (vstlib's default), float32, sized first step.
+FLAGS = {"noproject": {"project": False}, "bf16": {"autocast": "bf16"}, "torchfirst": {"first_step": None}}
 
 
 def parse_variants(text: str) -> list[dict]:
@@ -327,19 +329,18 @@ def parse_variants(text: str) -> list[dict]:
         scales_txt, _, coarse = base.partition(":")
         scales = tuple(float(s) for s in scales_txt.split(","))
         coarse_iters = int(coarse) if coarse else None
-        unknown = [f for f in flags if f not in PROTO_FLAGS and f not in CONFIG_FLAGS]
+        unknown = [f for f in flags if f not in FLAGS]
         if unknown:
-            raise SystemExit(f"unknown variant flag(s) {unknown}; choose from {list(PROTO_FLAGS) + list(CONFIG_FLAGS)}")
-        proto = {k: v for f in flags if f in PROTO_FLAGS for k, v in PROTO_FLAGS[f].items()}
-        config = {k: v for f in flags if f in CONFIG_FLAGS for k, v in CONFIG_FLAGS[f].items()}
+            raise SystemExit(f"unknown variant flag(s) {unknown}; choose from {list(FLAGS)}")
+        config = {k: v for f in flags for k, v in FLAGS[f].items()}
         name = "single scale" if len(scales) == 1 else f"scales {','.join(f'{s:g}' for s in scales)}, {coarse_iters} coarse iters"
-        if config:
+        name += ", unprojected" if "noproject" in flags else ", projected"
+        if "bf16" in flags:
+            name += ", bf16"
+        if "torchfirst" in flags:
             name += ", torch's first step"
-        pflags = [f for f in flags if f in PROTO_FLAGS]
-        if pflags:
-            name = f"prototype {'+'.join(pflags)}: {name}"
-        out.append({"spec": item, "name": name, "scales": scales, "coarse_iters": coarse_iters, "proto": proto,
-                    "config": config, "flags": pflags})
+        out.append({"spec": item, "name": name, "scales": scales, "coarse_iters": coarse_iters, "config": config,
+                    "flags": flags})
     return out
 
 
@@ -362,9 +363,8 @@ def run_variant(var: dict, content: torch.Tensor, style: torch.Tensor, evaluator
     the engine's own float loss first went below ``trace_target`` (pastiche's self-reported final
     loss), if it did before stopping. ``quantize=False``: score the float image instead.
     """
-    cfg = GatysConfig(content_weight=CONTENT_WEIGHT, style_weight=STYLE_WEIGHT, iters=max_iters,
-                      scales=var["scales"], coarse_iters=var["coarse_iters"], **var["config"])
-    stylizer = GatysStylizer(style, cfg)  # the encoder is cached: cheap, and not timed
+    stylizer = gatys_stylizer(style, {"iters": max_iters, "scales": var["scales"],  # the encoder is cached: not timed
+                                      "coarse_iters": var["coarse_iters"], **var["config"]})
     n_coarse = len(var["scales"]) - 1
     st = {"scale": -1, "excluded": 0.0, "prev": None, "reached": None, "trace_reached": None}
     trace = []  # (scale index, iteration, loss of the image it started from, seconds at its end)
@@ -392,8 +392,7 @@ def run_variant(var: dict, content: torch.Tensor, style: torch.Tensor, evaluator
                     raise _Reached
         st["prev"] = (it, t, image.clone())
 
-    patch = prototypes.patched(**var["proto"]) if var["proto"] else _nullcontext()
-    with Phase(f"{var['name']}", phases) as ph, patch:
+    with Phase(f"{var['name']}", phases) as ph:
         st["t0"] = time.perf_counter()
         try:
             stylizer(content, callback=callback)
@@ -409,7 +408,7 @@ def run_variant(var: dict, content: torch.Tensor, style: torch.Tensor, evaluator
     full_step = [b[2] - a[2] for a, b in zip(full, full[1:])]
     last_image = st["prev"][2] if st["prev"] else None
     rec = {
-        **{k: v for k, v in var.items() if k not in ("proto", "config")}, "wall_s": ph.record["wall_s"],
+        **{k: v for k, v in var.items() if k != "config"}, "wall_s": ph.record["wall_s"],
         "coarse_s": coarse_t[-1] if coarse_t else 0.0, "full_iters_run": len(full),
         "median_full_step_s": statistics.median(full_step) if full_step else None,
         "reached": st["reached"], "trace_reached": st["trace_reached"], "trace": trace, "checks": checks,
@@ -472,13 +471,12 @@ def _run_e2e(cmd: list[str], png: Path, threads: int | None, phases: list, label
 
 
 def e2e_worker(spec: str, iters: str, content_png: str, style_png: str, out_png: str) -> int:
-    """The --e2e-worker process: what a `vst stylize` with the prototype would do, nothing more."""
+    """The --e2e-worker process: what a `vst stylize` with these options would do, nothing more."""
     var = parse_variants(spec)[0]
     content, style = load_image(content_png), load_image(style_png)
-    cfg = GatysConfig(content_weight=CONTENT_WEIGHT, style_weight=STYLE_WEIGHT, iters=int(iters),
-                      scales=var["scales"], coarse_iters=var["coarse_iters"], **var["config"])
-    with prototypes.patched(**var["proto"]) if var["proto"] else _nullcontext():
-        result = GatysStylizer(style, cfg)(content)
+    stylizer = gatys_stylizer(style, {"iters": int(iters), "scales": var["scales"],
+                                      "coarse_iters": var["coarse_iters"], **var["config"]})
+    result = stylizer(content)
     save_image(result.image, out_png)
     print(f"wrote {out_png} ({result.iterations} iterations, final loss {result.losses[-1]:.6g})")
     return 0
@@ -492,20 +490,29 @@ def e2e_worker(spec: str, iters: str, content_png: str, style_png: str, out_png:
 def machine_info(threads: int | None) -> dict:
     from pastiche.pastiche import __version__ as pastiche_version
 
-    cpu = ""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        cpu = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), "")
-    except OSError:
-        pass
+    def run(cmd: list[str]) -> str:
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO).stdout.strip()
+        except OSError:
+            return ""
+
+    lscpu = run(["lscpu"])
+    field = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in lscpu.splitlines())}
+    commit = run(["git", "rev-parse", "--short", "HEAD"])
+    if commit and run(["git", "status", "--porcelain", "--untracked-files=no"]):
+        commit += " (with uncommitted changes)"
     return {
-        "cpu": cpu or platform.processor(), "cores": os.cpu_count(), "torch": torch.__version__,
+        "cpu": field.get("Model name") or platform.processor(), "cores": os.cpu_count(),
+        "lscpu": {k: field.get(k) for k in ("Model name", "CPU family", "Model", "CPU(s)", "Thread(s) per core",
+                                            "Hypervisor vendor")},
+        "avx512_bf16": "avx512_bf16" in field.get("Flags", "").split(),
+        "commit": commit, "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
         "pastiche": pastiche_version, "platform": platform.platform(),
     }
 
 
-DEFAULT_VARIANTS = "1;0.5,1:100;0.25,0.5,1:100;1+project;0.5,1:100+project;0.5,1:100+project+bf16"
+DEFAULT_VARIANTS = "1+noproject;1;0.5,1:100;0.25,0.5,1:100;1+bf16;0.5,1:100+bf16"
 
 
 def main(argv=None) -> int:
@@ -521,7 +528,8 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, help="torch threads for every run (default: torch's default)")
     p.add_argument("--variants", default=DEFAULT_VARIANTS,
                    help="time-to-loss configurations, ';'-separated SCALES[:COARSE_ITERS][+project][+bf16] "
-                        "(+flags: prototype engine changes, benchmarks/prototypes.py) (default %(default)s)")
+                        "(flags: noproject = the engine's project=False, bf16 = autocast='bf16', torchfirst = "
+                        "first_step=None) (default %(default)s)")
     p.add_argument("--target", choices=("8bit", "float"), default="8bit",
                    help="time-to-loss target: the evaluator's loss of pastiche's 8-bit PNG (default), or pastiche's "
                         "self-reported float loss, reached by vstlib's float (unclamped) image: the optimizers alone")
@@ -533,7 +541,7 @@ def main(argv=None) -> int:
     if args.quick:
         args.size, args.steps = 64, 5
         if args.variants == DEFAULT_VARIANTS:
-            args.variants = "1;0.5,1:3;1+project;0.5,1:3+project+bf16"
+            args.variants = "1+noproject;1;0.5,1:3+bf16"
     variants = parse_variants(args.variants)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -544,7 +552,7 @@ def main(argv=None) -> int:
                  "command": " ".join(["python", *[str(a) for a in [Path(sys.argv[0]).as_posix(), *argv]]]),
                  "phases": phases}
     m = res["machine"]
-    print(f"machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['torch_threads']} threads), "
+    print(f"machine: {m['cpu']}, {m['cores']} cores, commit {m['commit']}, torch {m['torch']} ({m['torch_threads']} threads), "
           f"pastiche {m['pastiche']}", flush=True)
 
     inputs = prepare_inputs(args.content, args.style, args.size, args.out)
@@ -553,11 +561,6 @@ def main(argv=None) -> int:
     print(f"1. inputs: content {inputs['content_hw'][1]}x{inputs['content_hw'][0]}, style "
           f"{inputs['style_hw'][1]}x{inputs['style_hw'][0]} (same pixel count); neither tool resizes them again", flush=True)
     evaluator = Evaluator(content, style)
-    if any(v["proto"] for v in variants):
-        small = GatysStylizer(style, GatysConfig(content_weight=CONTENT_WEIGHT, style_weight=STYLE_WEIGHT))
-        small.set_content(content[..., :48, :48])
-        if not prototypes.matches_engine(small.objective, content[..., :48, :48]):
-            raise SystemExit("benchmarks/prototypes.py's engine copy no longer matches vstlib.engine: update it")
 
     print(f"2. pastiche's command line, {args.steps} steps", flush=True)
     past = run_pastiche_cli(inputs, args.steps, args.seed, args.out, args.threads, phases)
@@ -630,7 +633,7 @@ def main(argv=None) -> int:
         for best in {r["spec"]: r for r in fastest}.values():
             var = next(v for v in variants if v["spec"] == best["spec"])
             label = f"fastest to target: {best['name']}"
-            png = args.out / f"vstlib_fastest_e2e{'_prototype' if var['proto'] else ''}.png"
+            png = args.out / f"vstlib_fastest_e2e{''.join('_' + f for f in var['flags'])}.png"
             # A fresh process running the library (not `vst stylize`, which re-resizes the style: see README).
             r = run_worker(var, inputs, best["reached"]["full_iters"], png, args.threads, phases, label)
             if "png" in r:
@@ -645,10 +648,12 @@ def main(argv=None) -> int:
 
     md = report(res, args)
     (args.out / "results.md").write_text(md)
+    (args.out / "gatys_vs_pastiche.md").write_text(md)
     (args.out / "results.json").write_text(json.dumps(res, indent=1, default=str))
     print()
     print(md)
-    print(f"wrote {args.out / 'results.md'} and {args.out / 'results.json'} (whole benchmark {res['total_s']:.0f} s)")
+    print(f"wrote {args.out / 'gatys_vs_pastiche.md'} (= results.md) and {args.out / 'results.json'} "
+          f"(whole benchmark {res['total_s']:.0f} s)")
     return 0
 
 
@@ -662,13 +667,16 @@ def report(res: dict, args) -> str:
     inp, m = res["inputs"], res["machine"]
     L = [f"### {inp['content']} {inp['content_hw'][1]}x{inp['content_hw'][0]}, {Path(inp['style']).stem} "
          f"{inp['style_hw'][1]}x{inp['style_hw'][0]}, {n} L-BFGS steps", "",
-         f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['torch_threads']} threads), "
-         f"pastiche {m['pastiche']}. Command: `{res['command']}` (whole benchmark {res['total_s']:.0f} s).", ""]
+         f"Machine: {m['cpu']} (`lscpu`: " + ", ".join(f"{k} {v}" for k, v in m["lscpu"].items() if v)
+         + f"; AVX512-BF16 {'yes' if m['avx512_bf16'] else 'no'}), {m['cores']} cores, torch {m['torch']} "
+         f"({m['torch_threads']} threads), pastiche {m['pastiche']}, vstlib at commit {m['commit'] or '?'}. "
+         f"Command: `{res['command']}` (whole benchmark {res['total_s']:.0f} s).", ""]
 
     L += ["**Equal steps.** *8-bit* = one evaluator (vstlib's objective at pastiche's settings; pastiche's own loss "
           "code agrees) on the PNG the run wrote; *float* = the same on the optimizer's variable after the last step, "
           "before the final clamp to [0, 255]; *self-reported* = the tool's last printed loss (that of the image the "
-          "last step started from). In-process runs use torch's own first L-BFGS step, as pastiche does.", "",
+          "last step started from). In-process runs use torch's own first L-BFGS step and unconstrained pixels "
+          "(`project=False`), as pastiche does.", "",
           "| run | time (s) | per step (ms) | loss, 8-bit | loss, float | self-reported |", "|---|---|---|---|---|---|"]
     L.append(f"| pastiche CLI, whole command | {past['wall_s']:.1f} | | {ev['pastiche CLI']['total']:.6g} | | "
              f"{past['reported_final_loss']:.6g} |")

@@ -57,8 +57,9 @@ class Option:
 
 def option(default, help: str, *, kind: type | None = None, item: type | None = None, choices=None, low=None,
            high=None, low_open: bool = False, flag: str | None = None, metavar: str | None = None, cli: bool = True,
-           check: Callable | None = None, default_text: str | None = None):
-    """A dataclass field carrying its :class:`Option` (kind inferred from the default unless given)."""
+           check: Callable | None = None, default_text: str | None = None, nullable: bool | None = None):
+    """A dataclass field carrying its :class:`Option` (kind inferred from the default unless given;
+    None is allowed when the default is None, or when ``nullable``)."""
     if kind is None:
         if default is None:
             raise TypeError("option(None, ...) needs kind=")
@@ -66,7 +67,7 @@ def option(default, help: str, *, kind: type | None = None, item: type | None = 
     if kind is tuple and item is None:
         item = type(default[0]) if default else str
     meta = Option(help=help, kind=kind, item=item, choices=tuple(choices) if choices is not None else None, low=low,
-                  high=high, low_open=low_open, nullable=default is None, flag=flag, metavar=metavar, cli=cli,
+                  high=high, low_open=low_open, nullable=default is None if nullable is None else nullable, flag=flag, metavar=metavar, cli=cli,
                   check=check, default_text=default_text)
     return field(default=default, metadata={KEY: meta})
 

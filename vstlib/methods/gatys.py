@@ -45,8 +45,9 @@ class GatysConfig:
                                       default_text="--iters")
     lr: float | None = option(None, "step size (L-BFGS: multiplier; Adam: gray levels per step)", kind=float, low=0,
                               low_open=True, metavar="LR", default_text="L-BFGS 1, Adam 5")
-    first_step: float | None = option(128.0, "L-BFGS first step, in gray levels of the steepest pixel", kind=float,
-                                      low=0, low_open=True, metavar="G", cli=False)
+    first_step: float | None = option(128.0, "L-BFGS first step, in gray levels of the steepest pixel (None: "
+                                             "torch's own, as pastiche)", kind=float, low=0, low_open=True,
+                                      metavar="G", cli=False, nullable=True)
     tol: float = option(0.0, "stop when the relative loss change stays below this", low=0, metavar="T")
     init: str = option("content", "starting image", choices=("content", "noise"))
     style_scale: float = option(1.0, "style image pixel count relative to the frame's, as a side ratio", low=0.05,
