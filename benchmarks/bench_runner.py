@@ -1,6 +1,6 @@
 """The video runner: peak memory against clip length for every method, and what `--start` costs.
 
-    .venv/bin/python benchmarks/bench_runner.py            # about 10 minutes on 2 CPU cores
+    .venv/bin/python benchmarks/bench_runner.py            # about 6 minutes on 2 CPU cores
     .venv/bin/python benchmarks/bench_runner.py --quick    # a smoke run, under 2 minutes
 
 * **Memory.** Each run is a fresh process (``vst stylize``) whose peak resident memory comes from
@@ -107,7 +107,7 @@ def main(argv=None) -> int:
         lengths = {"none": [2, 4], "johnson": [1, 2], "ruder": [1, 2]}
         reps = 2
     else:
-        lengths = {"none": [10, 30, 60], "johnson": [5, 10, 20], "gatys": [2, 4, 8], "ruder": [2, 4, 8]}
+        lengths = {"none": [10, 30, 60], "johnson": [5, 10, 20], "gatys": [2, 8, 30], "ruder": [2, 8, 30]}
         reps = 5
     with tempfile.TemporaryDirectory(prefix="vst-bench-runner-") as tmp:
         folder = Path(tmp)
