@@ -34,6 +34,35 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.i
 INLINE = ("inline", "module://matplotlib_inline.backend_inline")
 CELL_TIMEOUT = 900  # seconds; SMOKE cells take seconds
 
+
+def _sliced(get_msg):
+    """``channel.get_msg`` that polls in slices of a second. On a busy machine zmq's asyncio
+    poller sometimes misses the wake-up for a message that has arrived (reproduced: a widget cell
+    of notebook 03 then waited for its execute reply until the cell timeout, with the kernel idle
+    and the reply in the socket); each new poll sees it at once."""
+    import queue
+    import time
+
+    async def get(timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = 1.0 if deadline is None else min(1.0, max(0.0, deadline - time.monotonic()))
+            try:
+                return await get_msg(timeout=left)
+            except queue.Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    return get
+
+
+class _Client(nbclient.NotebookClient):
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        for channel in (kc.shell_channel, kc.iopub_channel):
+            channel.get_msg = _sliced(channel.get_msg)
+        return kc
+
 # Run in the kernel before the notebook's first cell: count pyplot figures per execution count.
 PRELUDE = """
 import matplotlib.pyplot as _vst_plt
@@ -111,7 +140,7 @@ def run_notebook(path: Path):
     nb.cells.append(nbformat.v4.new_code_cell(EPILOGUE))
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # ipykernel then picks inline
     env["VSTLIB_SMOKE"] = "1"
-    client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
+    client = _Client(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
                                      resources={"metadata": {"path": str(path.parent)}})
     client.execute(env=env)
     text = "".join(out.get("text", "") for out in nb.cells[-1].outputs if out.get("name") == "stdout")

@@ -43,14 +43,13 @@ class RuderConfig:
     """
 
     gatys: GatysConfig = nested(GatysConfig, "the per-frame objective and the first frame's optimization")
-    # With content and style weights (1, 1e3), 1e4 barely changed a content-started frame and 1e5
-    # pulled it most of the way to the warped previous frame (measured: E_warp ratio to per-frame
-    # Gatys 0.95 / 0.59 / 0.07 for 1.5e3 / 1.5e4 / 1.5e5 on 5 Sintel frames at 160 px). The style
-    # default is now 1e1, which makes the rest of the objective about 12x smaller at the result
-    # (bench_style_weight: content 5.8e5 + style 4.1e6 -> 2.7e5 + 1.1e5), so 1e5 now ties frames
-    # more tightly than it did: less flicker, at some cost to the style of moving regions. Not
-    # re-measured with the new default; benchmarks/bench_temporal.py --temporal-weight compares.
-    temporal_weight: float = option(1e5, "temporal loss weight, in gray levels squared", low=0, metavar="W")
+    # Tuned against the style weight: with the old style default 1e3, 1e5 pulled a frame most of the
+    # way to the warped previous one. The style default is now 1e1, which makes the rest of the
+    # objective about 12x smaller (bench_style_weight: content 5.8e5 + style 4.1e6 -> 2.7e5 + 1.1e5),
+    # so the weight came down with it. `bench_temporal.py --clips sintel --max-side 128 --iters 60
+    # --seconds 1 --flow dis --temporal-weight W` (12 frames): W = 1e5 gave E_warp 0.030x per-frame
+    # Gatys with 1.48x its style loss; W = 1e4 gave 0.023x with 1.14x: steadier and closer to the style.
+    temporal_weight: float = option(1e4, "temporal loss weight, in gray levels squared", low=0, metavar="W")
     init: str = option("warped", "start of frames after the first", choices=("warped", "content", "noise"),
                        flag="frame-init")
     frame_iters: int | None = option(None, "iterations for frames after the first, which start from the warped "
