@@ -171,15 +171,6 @@ def markdown(epe, skipped, occ, par, machine, args) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_results_fragment(name: str, md: str, quick: bool) -> None:
-    """benchmarks/out/<name>.md (out/quick/ for --quick): machine + commit line, then ``md``; run_all.py
-    puts it into RESULTS.md."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from run_all import fragment_dir, write_fragment
-
-    write_fragment(name, md, out_dir=fragment_dir(quick))
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true")
@@ -202,7 +193,9 @@ def main():
     md = markdown(epe, skipped, occ, par, machine, args)
     (args.out / "results.md").write_text(md)
     print("\n" + md)
-    write_results_fragment("flow", md, args.quick)
+    from run_all import write_fragment  # benchmarks/ is on sys.path when a script runs
+
+    write_fragment("flow", md, quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -292,15 +292,6 @@ def markdown(device: str, mo, e2e, mem, q, args) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_results_fragment(name: str, md: str, quick: bool) -> None:
-    """benchmarks/out/<name>.md (out/quick/ for --quick): machine + commit line, then ``md``; run_all.py
-    puts it into RESULTS.md."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from run_all import fragment_dir, write_fragment
-
-    write_fragment(name, md, out_dir=fragment_dir(quick))
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     dev = pick_device(args.device)
@@ -328,7 +319,9 @@ def main(argv=None) -> int:
     md = markdown(name, mo, e2e, mem, q, args)
     (args.out / "results.md").write_text(md)
     print("\n" + md)
-    write_results_fragment("johnson", md, args.quick)
+    from run_all import write_fragment  # benchmarks/ is on sys.path when a script runs
+
+    write_fragment("johnson", md, quick=args.quick)
     return 0
 
 

@@ -121,7 +121,7 @@ def main(argv=None) -> int:
     body = ("### Peak memory against clip length (`vst stylize`, one process per run)\n\n" + memory +
             "\n\n### `--start`: seeking instead of decoding the frames before it\n\n" + seek + "\n")
     path = write_fragment("runner", body, command="python benchmarks/bench_runner.py" + (" --quick" if args.quick else ""),
-                          out_dir=(HERE / "out" / "quick") if args.quick else None)
+                          quick=args.quick)
     print(body)
     print(f"fragment: {path}")
     return 0

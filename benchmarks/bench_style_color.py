@@ -337,15 +337,6 @@ def report(sp: dict | None, vid: dict | None, args, dev) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_results_fragment(name: str, md: str, quick: bool) -> None:
-    """benchmarks/out/<name>.md (out/quick/ for --quick): machine + commit line, then ``md``; run_all.py
-    puts it into RESULTS.md."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from run_all import fragment_dir, write_fragment
-
-    write_fragment(name, md, out_dir=fragment_dir(quick))
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.from_json:
@@ -365,7 +356,9 @@ def main(argv=None) -> int:
     (args.out / "results.json").write_text(json.dumps({"speed": sp, "video": vid, "machine": machine(dev)}, indent=1))
     (args.out / "results.md").write_text(text)
     print("\n" + text)
-    write_results_fragment("style_color", text, args.quick)
+    from run_all import write_fragment  # benchmarks/ is on sys.path when a script runs
+
+    write_fragment("style_color", text, quick=args.quick)
     print(f"done in {time.perf_counter() - t0:.0f} s; wrote {args.out / 'results.md'}")
     return 0
 

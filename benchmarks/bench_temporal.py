@@ -190,15 +190,6 @@ def markdown(rows: list[dict], args, machine: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_results_fragment(name: str, md: str, quick: bool) -> None:
-    """benchmarks/out/<name>.md (out/quick/ for --quick): machine + commit line, then ``md``; run_all.py
-    puts it into RESULTS.md."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from run_all import fragment_dir, write_fragment
-
-    write_fragment(name, md, out_dir=fragment_dir(quick))
-
-
 def main():
     args = parse_args()
     if args.threads:
@@ -214,7 +205,9 @@ def main():
     md = markdown(rows, args, machine)
     (args.out / "results.md").write_text(md)
     print("\n" + md)
-    write_results_fragment("temporal", md, args.quick)
+    from run_all import write_fragment  # benchmarks/ is on sys.path when a script runs
+
+    write_fragment("temporal", md, quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -118,9 +118,11 @@ def fragment_dir(quick: bool) -> Path:
     return OUT / "quick" if quick else OUT
 
 
-def write_fragment(name: str, body: str, command: str | None = None, out_dir: Path | None = None) -> Path:
-    """Write ``<out_dir or benchmarks/out>/<name>.md``: a provenance line, then ``body``."""
-    out_dir = Path(out_dir) if out_dir is not None else OUT
+def write_fragment(name: str, body: str, command: str | None = None, out_dir: Path | None = None,
+                   quick: bool = False) -> Path:
+    """Write ``<out_dir or benchmarks/out>/<name>.md`` (``quick``: ``benchmarks/out/quick/``, so a smoke
+    run never overwrites a full run's fragment): a provenance line, then ``body``."""
+    out_dir = Path(out_dir) if out_dir is not None else fragment_dir(quick)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.md"
     tmp = path.with_suffix(".md.tmp")

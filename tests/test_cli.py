@@ -54,15 +54,6 @@ def folder_names(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
 
 
-@pytest.fixture
-def workdir(tmp_path, monkeypatch, data_dir) -> Path:
-    """An empty current folder (data_dir: the CLI resolves sample names through the mirror)."""
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    return work
-
-
 @pytest.fixture(scope="session")
 def chelsea_png(tmp_path_factory) -> Path:
     """skimage's chelsea (300x451) resized to 64 px wide: 64x43."""

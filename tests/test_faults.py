@@ -161,14 +161,6 @@ def photo(inputs) -> Path:
     return path
 
 
-@pytest.fixture
-def workdir(tmp_path, monkeypatch, data_dir) -> Path:
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    return work
-
-
 # --------------------------------------------------------------------------------------------
 # 1. -o naming an input must be refused (the input, the style, through a symlink or ../)
 # --------------------------------------------------------------------------------------------

@@ -398,8 +398,7 @@ def _run_parts(input, output, folder, m, config, styles, info, first, end, every
     import torch
 
     from .color import color_stats
-    from .io import VideoWriter, concat_videos, read_frames, to_array, to_tensor
-    from .utils import progress_bar
+    from .io import concat_videos, read_frames
 
     def frames(start_frame: int, with_times: bool = False):
         return read_frames(input, size=hw, start=start_frame, end=end, step=every, with_times=with_times)
@@ -430,12 +429,10 @@ def _run_parts(input, output, folder, m, config, styles, info, first, end, every
         if state_file.is_file():
             session.load_state_dict(torch.load(state_file, map_location="cpu", weights_only=True))
     result.resumed_frames = min(skip, n_out)
-    new_parts: list[Path] = []
 
     if skip < n_out:
         decoded = _pipeline(frames(first + skip * every, with_times=True), skip, session, pre, posts, schedule,
-                            n_styles, folder, fps, t_end, dev, progress, new_parts, n_out,
-                            f"{m.name} {input.name}", to_tensor, to_array, VideoWriter, progress_bar)
+                            n_styles, folder, fps, t_end, dev, progress, n_out, f"{m.name} {input.name}")
         if skip + decoded < n_out:
             raise VstError(f"only {skip + decoded} of {n_out} frames could be decoded from '{input}'; the file may be "
                            f"truncated (stylize the readable part with --duration)")
@@ -468,11 +465,14 @@ def _frame_time(path: Path, index: int) -> float:
     raise VstError(f"frame {index} of '{path}' could not be decoded; the file may be truncated")
 
 
-def _pipeline(frame_iter, skip, session, pre, posts, schedule, n_styles, folder, fps, t_end, dev, progress, new_parts,
-              n_out, desc, to_tensor, to_array, VideoWriter, progress_bar) -> int:
+def _pipeline(frame_iter, skip, session, pre, posts, schedule, n_styles, folder, fps, t_end, dev, progress, n_out,
+              desc) -> int:
     """Decode (thread) -> method and post steps (this thread) -> encode into parts (thread).
     Returns the number of frames decoded."""
     import torch
+
+    from .io import VideoWriter, to_array, to_tensor
+    from .utils import progress_bar
 
     frames_in: queue.Queue = queue.Queue(maxsize=8)
     frames_out: queue.Queue = queue.Queue(maxsize=8)
@@ -545,7 +545,6 @@ def _pipeline(frame_iter, skip, session, pre, posts, schedule, n_styles, folder,
             writer.__exit__(None, None, None)
             final = folder / f"part_{part_start:06d}_{end_index:06d}.mp4"
             os.replace(writer.path, final)  # a part counts only under its final name
-            new_parts.append(final)
             writer, part_start, closing = None, end_index, None
 
         try:
