@@ -30,6 +30,14 @@ Section 3, Ruder et al. (``--only ruder``; the computations of notebooks/02_rude
                           precision / recall of its occlusion mask against Sintel's
     ruder_numbers.tex     the \\newcommand macros quoted in the Ruder section (\\Ruder...)
 
+Notation (``--only notation``): notation.tex, the table of symbols and units of the report's
+section 1, converted from notebooks/NOTATION.md (the course's one notation source); see
+figures_notation.py. No torch and no data: it takes well under a second.
+
+Section 2, style layer weights (``--only layer_weights``): layer_weights.png, vstlib's default
+w_l = 1/C_l^2 against Gatys et al.'s uniform weights at equal style strength, with each layer's
+remaining Gram error; see figures_layer_weights.py.
+
 Section 4, Johnson et al.'s fast network (``--only johnson``: johnson_*): the shipped networks
 against Gatys on a held-aside frame, their training curves, a speed table; see figures_johnson.py.
 
@@ -60,16 +68,20 @@ DEFAULT_OUT = REPO_ROOT / "report" / "figures"
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))  # figures_w2_color.py, beside this file
 from figures_johnson import JOHNSON_FILES, JOHNSON_FULL, JOHNSON_SMOKE  # noqa: E402
+from figures_layer_weights import LAYER_WEIGHT_FILES  # noqa: E402
+from figures_notation import NOTATION_FILES  # noqa: E402
 from figures_style_weight import STYLE_WEIGHT_FILES  # noqa: E402
 from figures_w2_color import COLOR_FILES, SC_FULL, SC_SMOKE, W2_FILES  # noqa: E402
 GATYS_FILES = ("gatys_image.png", "gatys_loss.pdf", "gatys_flicker.png", "gatys_table.tex", "gatys_numbers.tex")
 RUDER_FILES = ("ruder_flow.png", "ruder_occlusion.png", "ruder_flicker.pdf", "ruder_frames.png", "ruder_table.tex",
                "ruder_flow_table.tex", "ruder_numbers.tex")
 METHODS_FILES = ("methods_table.tex",)
-SECTION_FILES = {"methods": METHODS_FILES, "gatys": GATYS_FILES, "style_weight": STYLE_WEIGHT_FILES,
+SECTION_FILES = {"notation": NOTATION_FILES, "methods": METHODS_FILES, "gatys": GATYS_FILES,
+                 "layer_weights": LAYER_WEIGHT_FILES, "style_weight": STYLE_WEIGHT_FILES,
                  "ruder": RUDER_FILES, "johnson": JOHNSON_FILES, "wasserstein": W2_FILES, "color": COLOR_FILES}
 SECTIONS = tuple(SECTION_FILES)
-FILES = METHODS_FILES + GATYS_FILES + STYLE_WEIGHT_FILES + RUDER_FILES + JOHNSON_FILES + W2_FILES + COLOR_FILES
+FILES = (NOTATION_FILES + METHODS_FILES + GATYS_FILES + LAYER_WEIGHT_FILES + STYLE_WEIGHT_FILES + RUDER_FILES + JOHNSON_FILES
+         + W2_FILES + COLOR_FILES)
 
 
 @dataclass(frozen=True)
@@ -947,8 +959,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--smoke", action="store_true",
                    help="tiny sizes and iterations (also when SMOKE=1 or VSTLIB_SMOKE=1 is set)")
     p.add_argument("--only", choices=SECTIONS,
-                   help="regenerate one section's files only (gatys: gatys_*, ruder: ruder_*, johnson: johnson_*, "
-                        "wasserstein: w2_*, color: color_*; default: all)")
+                   help="regenerate one section's files only (notation: notation.tex from notebooks/NOTATION.md, "
+                        "methods: methods_table.tex, gatys: gatys_*, layer_weights: layer_weights.png, style_weight: style_weight.png, ruder: ruder_*, "
+                        "johnson: johnson_*, wasserstein: w2_*, color: color_*; default: all)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
                    help="output folder, created if missing (default: report/figures)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps or auto (default: auto)")
@@ -1085,6 +1098,15 @@ def main(argv=None) -> int:
     sections = (args.only,) if args.only else SECTIONS
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    if "notation" in sections:  # plain text conversion: no torch, no device
+        from figures_notation import make_notation
+
+        make_notation(out)
+        log(f"wrote {out / NOTATION_FILES[0]}")
+        if sections == ("notation",):
+            log(f"done in {time.perf_counter() - t_start:.1f} s: {NOTATION_FILES[0]}")
+            return 0
 
     import matplotlib
 
@@ -1106,12 +1128,16 @@ def main(argv=None) -> int:
     if not s.smoke and device.type == "cpu":
         log("      full quality on a CPU takes tens of minutes per section; --smoke for a quick check")
 
-    t_start = time.perf_counter()
     try:
         if "methods" in sections:
             write_text(out / "methods_table.tex", methods_table_tex())
         if "gatys" in sections:
             make_gatys(s, device, out, short, long)
+        if "layer_weights" in sections:
+            from figures_layer_weights import make_layer_weights
+
+            with one_thread_if_smoke(s.smoke, device):
+                make_layer_weights(s.smoke, device, out)
         if "style_weight" in sections:
             from figures_style_weight import make_style_weight
 

@@ -27,7 +27,8 @@ RUDER_FILES = ("ruder_flow.png", "ruder_occlusion.png", "ruder_flicker.pdf", "ru
 W2_FILES = ("w2_images.png", "w2_stats.pdf", "w2_flicker.pdf", "w2_table.tex", "w2_numbers.tex")
 COLOR_FILES = ("color_images.png", "color_flicker.pdf", "color_table.tex", "color_numbers.tex")
 JOHNSON_FILES = ("johnson_images.png", "johnson_loss.pdf", "johnson_table.tex", "johnson_numbers.tex")
-EXPECTED = ("methods_table.tex",) + GATYS_FILES + ("style_weight.png",) + RUDER_FILES + JOHNSON_FILES + W2_FILES + COLOR_FILES
+EXPECTED = (("notation.tex", "methods_table.tex") + GATYS_FILES + ("layer_weights.png", "style_weight.png") + RUDER_FILES
+            + JOHNSON_FILES + W2_FILES + COLOR_FILES)
 MACROS = ("GatysFlickerIn", "GatysFlickerOut", "GatysFlickerRatio", "GatysSecondsPerFrame", "GatysDevice")
 # Ruder macros whose value is a plain decimal number (the others are text: sizes, names, device).
 RUDER_NUMERIC = ("RuderFrames", "RuderFirstFrame", "RuderEvery", "RuderFps", "RuderIters", "RuderFrameIters",
@@ -105,7 +106,7 @@ def test_help_runs_quickly():
 
 def test_only_and_ruder_settings():
     m = _load_script()
-    assert m.FILES == EXPECTED and set(m.SECTION_FILES) == {"methods", "gatys", "style_weight", "ruder", "johnson", "wasserstein", "color"}
+    assert m.FILES == EXPECTED and set(m.SECTION_FILES) == {"notation", "methods", "gatys", "layer_weights", "style_weight", "ruder", "johnson", "wasserstein", "color"}
     assert m.parse_args([]).only is None  # default: both sections
     assert m.parse_args(["--only", "ruder"]).only == "ruder"
     with pytest.raises(SystemExit):
@@ -191,6 +192,14 @@ def test_ruder_pngs_decode(figures):
     assert w >= 500 and 1.2 < w / h < 3.5  # 2 x 2
     w, h = sizes["ruder_frames.png"]
     assert w >= 400 and 0.8 < w / h < 2.5  # 3 x 3 frames of 16:9
+
+
+@pytest.mark.slow
+def test_layer_weights_png_decodes(figures):
+    with Image.open(figures / "layer_weights.png") as im:
+        im.load()
+        w, h = im.size
+    assert w >= 800 and 2.5 < w / h < 6.0  # three images and the per-layer bar chart in one row
 
 
 @pytest.mark.slow
@@ -361,3 +370,36 @@ def test_methods_table_lists_the_registry(figures):
     text = (figures / "methods_table.tex").read_text()
     rows = [line for line in text.splitlines() if line.startswith("\\texttt{") and "methods/" in line]
     assert [r.split("}")[0].removeprefix("\\texttt{") for r in rows] == methods.names()
+
+
+def _notation_source_rows() -> list[tuple[str, ...]]:
+    """NOTATION.md's rows as tests/test_course.py reads them (an independent parser of the same file)."""
+    spec = importlib.util.spec_from_file_location("course_conventions", REPO_ROOT / "tests" / "test_course.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.table_rows((REPO_ROOT / "notebooks" / "NOTATION.md").read_text(encoding="utf-8"))
+
+
+def test_notation_table_has_one_row_per_notation_md_row(tmp_path):
+    """report/figures/notation.tex is generated from notebooks/NOTATION.md, row for row, in order."""
+    proc = subprocess.run([sys.executable, "-m", "report.make_figures", "--only", "notation", "--out", str(tmp_path)],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notation.tex"]
+    text = (tmp_path / "notation.tex").read_text(encoding="utf-8")
+    assert text.isascii(), "non-ASCII characters left in the table"
+    assert "\\begin{longtable}" in text and text.rstrip().endswith("\\end{longtable}")
+    body = text.split("\\endfoot", 1)[1].split("\\end{longtable}", 1)[0]
+    rows = [line for line in body.splitlines() if line.strip()]
+    source = _notation_source_rows()
+    assert len(source) > 15
+    assert len(rows) == len(source), f"{len(rows)} table rows for {len(source)} rows of NOTATION.md"
+    for line, src in zip(rows, source):
+        assert line.endswith("\\\\") and line.count(" & ") == 2, line
+        assert line.split(" & ")[0] == src[0], (line, src)  # the symbol, math passed through
+        outside_math = re.sub(r"\$[^$]*\$", "", line)
+        assert not re.search(r"(?<!\\)[_%#&]", outside_math.replace(" & ", "")), f"unescaped special: {line}"
+        assert "`" not in outside_math, f"markdown code left: {line}"
+    # the conversion itself: code -> \texttt, math unchanged
+    assert "\\texttt{relu4\\_2}" in text and "$\\mathcal{L}_c$" in text
+

@@ -18,7 +18,8 @@ Contents
 * :func:`warp` for tensors (``F.grid_sample``, differentiable, any device) and numpy arrays
   (``cv2.remap``), which agree to float rounding;
 * :func:`read_flo` / :func:`write_flo` (Middlebury .flo), :func:`flow_to_color` /
-  :func:`color_wheel` (Middlebury colour coding), :func:`endpoint_error`;
+  :func:`color_wheel` (Middlebury colour coding), :func:`endpoint_error`, :func:`downscale_flow`
+  (a ground-truth flow for shrunk frames);
 * :func:`occlusion_mask` and :func:`long_term_weights`: Ruder et al.'s (2016) per-pixel weights;
 * :func:`compute_flows` / :func:`clip_pairs`: all flows of a clip, several pairs at once on worker threads,
   cached on disk;
@@ -52,6 +53,7 @@ __all__ = [
     "clip_pairs",
     "color_wheel",
     "compute_flows",
+    "downscale_flow",
     "endpoint_error",
     "estimate_flow",
     "flow_params",
@@ -560,6 +562,52 @@ def endpoint_error(flow, gt, mask=None) -> float:
         raise VstError("no pixel to compare: the mask and the ground truth's known pixels do not overlap")
     diff = flow[valid].astype(np.float64) - gt[valid]
     return float(np.sqrt((diff**2).sum(axis=-1)).mean())
+
+
+def downscale_flow(flow, size: tuple[int, int], valid=None, max_spread: float = 0.5):
+    """Shrink a flow (e.g. MPI-Sintel's ground truth) to ``size = (H', W')``, for frames shrunk the
+    same way, together with the pixels it still describes reliably.
+
+    Each small pixel gets the mean of the vectors it covers (``cv2.INTER_AREA`` weights), in
+    small-frame pixels (``dx * W'/W``, ``dy * H'/H``). It is reliable (1) when every pixel it
+    covers is known (not ``> 1e9`` or NaN) and True in ``valid`` (bool ``[H, W]``, e.g. not
+    occluded and not invalid), and when the covered vectors spread by at most ``max_spread``
+    small pixels (RMS distance to their mean): a small pixel that straddles a motion boundary
+    mixes two motions, and their mean fits neither.
+
+    Args:
+        flow: float ``[H, W, 2]`` (dx, dy) in pixels of the full-size frames.
+        size: (H', W') of the small frames, at most (H, W).
+    Returns:
+        (float32 ``[H', W', 2]`` flow, float32 ``[H', W']`` mask in {0, 1}, 1 = reliable).
+
+    >>> f = np.zeros((4, 8, 2), np.float32); f[..., 0] = 4.0; f[:, 6:] = 0.0  # two motions
+    >>> small, reliable = downscale_flow(f, (2, 4))
+    >>> small[0, :, 0].tolist(), reliable[0].tolist()  # 4 px become 2 px; the right column is still
+    ([2.0, 2.0, 2.0, 0.0], [1.0, 1.0, 1.0, 1.0])
+    >>> f[:, 5] = 0.0; downscale_flow(f, (2, 4))[1][0].tolist()  # a boundary inside a small pixel
+    [1.0, 1.0, 0.0, 1.0]
+    """
+    flow = _flow_array(flow).astype(np.float64)
+    h, w = flow.shape[:2]
+    hs, ws = int(size[0]), int(size[1])
+    if not (1 <= hs <= h and 1 <= ws <= w):
+        raise VstError(f"downscale_flow shrinks: size {hs}x{ws} must be within 1x1..{h}x{w}")
+    known = _known(flow.astype(np.float32))
+    if valid is not None:
+        valid = np.asarray(valid).astype(bool).squeeze()
+        if valid.shape != (h, w):
+            raise VstError(f"valid mask {valid.shape} does not match the flow's size {(h, w)}")
+        known &= valid
+    flow = np.where(known[..., None], flow, 0.0) * np.array([ws / w, hs / h])  # in small-frame pixels
+
+    def area(a: np.ndarray) -> np.ndarray:
+        return cv2.resize(a, (ws, hs), interpolation=cv2.INTER_AREA)
+
+    mean = area(flow)
+    spread2 = area((flow**2).sum(axis=2)) - (mean**2).sum(axis=2)  # E|f|^2 - |E f|^2
+    reliable = (area(known.astype(np.float64)) > 1 - 1e-6) & (spread2 <= max_spread**2)
+    return mean.astype(np.float32), reliable.astype(np.float32)
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,10 +18,11 @@ from torch import Tensor
 
 from .engine import OptimResult, optimize_image
 from .errors import VstError
-from .losses import ContentLoss, FeatureLoss, PerceptualLoss, TotalVariationLoss, make_style_loss
+from .losses import ContentLoss, FeatureLoss, GramStyleLoss, PerceptualLoss, TotalVariationLoss, make_style_loss
 from .methods.gatys import GatysConfig
 
-__all__ = ["GatysConfig", "GatysStylizer", "load_style", "resize", "stylize_image", "style_size_for"]
+__all__ = ["GatysConfig", "GatysStylizer", "load_style", "reconstruct", "resize", "stylize_frames", "stylize_image",
+           "style_size_for"]
 
 # Larger style images only cost memory and time: the style is resized to the content's pixel
 # count (times style_scale^2) before use anyway.
@@ -181,6 +182,16 @@ class GatysStylizer:
         with torch.no_grad():
             return {name: float(value) for name, value in self.objective.parts(image.to(self.device)).items()}
 
+    def style_layer_losses(self, image: Tensor) -> dict[str, float]:
+        """Each style layer's ``mean((G_l(x) - G_l(a))^2)`` for ``image`` [B, 3, H, W], before the layer
+        weights and beta (Gram loss only; the style targets are those of the last content size)."""
+        loss = self.style_loss
+        if not hasattr(loss, "layer_losses") or not loss.targets:
+            raise VstError("per-layer style losses need the Gram style loss and a content image (call the stylizer first)")
+        with torch.no_grad():
+            features = self.objective.features(image.to(self.device), loss.layers)
+            return {layer: float(value) for layer, value in loss.layer_losses(features).items()}
+
 
 def stylize_image(content: Tensor, style: Tensor, config: GatysConfig = GatysConfig(), init: Tensor | None = None,
                   device=None, callback=None, progress=None, preserve_color: str = "none") -> Tensor:
@@ -195,3 +206,73 @@ def stylize_image(content: Tensor, style: Tensor, config: GatysConfig = GatysCon
     image = GatysStylizer(plan.style, config, device=device)(content_in, init=init, callback=callback,
                                                              progress=progress).image
     return plan.finish(image, content.to(image.device))
+
+
+def noise_image(shape: Sequence[int], seed: int = 0) -> Tensor:
+    """Uniform noise in [0, 1] of ``shape`` (e.g. [1, 3, H, W]), the same for the same seed (on the CPU)."""
+    return torch.rand(tuple(shape), generator=torch.Generator().manual_seed(seed))
+
+
+def reconstruct(image: Tensor, layers: Sequence[str], kind: str = "content", iters: int = 100,
+                init: str | Tensor = "noise", seed: int = 0, layer_weights: Sequence[float] | None = None,
+                optimizer: str = "lbfgs", device=None) -> OptimResult:
+    """What one representation keeps of ``image`` [1, 3, H, W] in [0, 1] (Gatys et al. 2016, Fig. 1).
+
+    Optimizes a new image, from noise by default, so that it matches only ``image``'s features at
+    ``layers`` (``kind="content"``: :class:`~vstlib.losses.ContentLoss`, mean over the layers) or
+    only its Gram matrices there (``kind="style"``: :class:`~vstlib.losses.GramStyleLoss` with
+    ``layer_weights``, default 1/C_l^2). Whatever the result shares with ``image`` is what those
+    features pin down. ``init``: ``"noise"`` (uniform, ``seed``), ``"content"`` (``image`` itself)
+    or a tensor. Returns the engine's :class:`~vstlib.engine.OptimResult` (L-BFGS by default).
+
+    >>> photo = torch.linspace(0, 1, 32).expand(1, 3, 32, 32)   # a smooth ramp
+    >>> result = reconstruct(photo, ["relu1_1"], "content", iters=5)
+    >>> noise = noise_image(photo.shape)
+    >>> float((result.image - photo).abs().mean()) < float((noise - photo).abs().mean())
+    True
+    """
+    device = torch.device(device) if device is not None else image.device
+    image = image.to(device)
+    if kind == "content":
+        loss: FeatureLoss = ContentLoss(layers)
+    elif kind == "style":
+        loss = GramStyleLoss(layers, weight=1.0, layer_weights=layer_weights)
+    else:
+        raise VstError(f"unknown representation '{kind}'; choose content or style")
+    objective = PerceptualLoss({kind: loss}, device=device)
+    with torch.no_grad():
+        loss.set_target(objective.features(image, loss.layers))
+    if isinstance(init, Tensor):
+        start = init.to(device)
+    elif init == "noise":
+        start = noise_image(image.shape, seed).to(device)
+    elif init == "content":
+        start = image.clone()
+    else:
+        raise VstError(f"unknown init '{init}'; choose noise, content or give a tensor")
+    return optimize_image(objective, start, optimizer=optimizer, iters=iters)
+
+
+def stylize_frames(stylizer: GatysStylizer, frames: Sequence, fresh_noise: bool = True) -> list[Tensor]:
+    """Per-frame Gatys: each frame (uint8 [H, W, 3] or tensor [1, 3, H, W]) stylized on its own.
+
+    With ``stylizer.config.init == "noise"``, ``fresh_noise=True`` starts frame t from its own noise
+    (seed ``config.seed + t``), as independent runs would; False starts every frame from the same
+    noise. Returns the stylized frames, [1, 3, H, W] tensors on the CPU.
+
+    >>> stylizer = GatysStylizer(torch.rand(1, 3, 32, 32), GatysConfig(iters=2, init="noise"))
+    >>> frame = torch.rand(1, 3, 32, 32)
+    >>> fresh, same = stylize_frames(stylizer, [frame, frame]), stylize_frames(stylizer, [frame, frame], False)
+    >>> torch.equal(same[0], same[1]), torch.equal(fresh[0], fresh[1])
+    (True, False)
+    """
+    from .io import to_tensor
+
+    outputs = []
+    for t, frame in enumerate(frames):
+        content = frame if isinstance(frame, Tensor) else to_tensor(frame)
+        init = None
+        if stylizer.config.init == "noise" and fresh_noise:
+            init = noise_image(content.shape, stylizer.config.seed + t)
+        outputs.append(stylizer(content, init=init).image.cpu())
+    return outputs

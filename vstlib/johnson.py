@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -132,6 +133,57 @@ def stylize_image(content: Tensor, model: TransformerNet | str | Path, device=No
         model = load_model(model, device)
     dev = next(model.parameters()).device
     return stylize_batch(model, content.to(dev)).clamp(0, 1)
+
+
+@dataclass
+class OutputChange:
+    """How much a network's output moved when its input did (:func:`output_change`)."""
+
+    input_rms: float  # RMS of the input difference, [0, 1] units
+    output_rms: float  # RMS of the output difference, [0, 1] units
+    gain: float  # output_rms / input_rms: > 1 amplifies the change, < 1 damps it
+    map: Tensor  # [H, W] per-pixel output difference (RMS over the 3 channels), [0, 1] units
+    before: Tensor  # the output for the image, [1, 3, H, W] in [0, 1]
+    after: Tensor  # the output for the changed image
+
+
+def output_change(model: TransformerNet, image: Tensor, changed: Tensor) -> OutputChange:
+    """Run ``model`` on ``image`` and on ``changed`` (both [1, 3, H, W] in [0, 1]) and compare.
+
+    The gain is a finite-difference estimate of how strongly the network passes this change on
+    (noise, dimming, the next frame): continuity alone says nothing about its size.
+
+    >>> net = TransformerNet("instance", 8).eval()
+    >>> x = torch.rand(1, 3, 32, 32)
+    >>> output_change(net, x, 0.5 * x + 0.2).gain < 1e-2    # instance norm: contrast and brightness removed
+    True
+    """
+    a, b = stylize_image(image, model), stylize_image(changed.to(image.device), model)
+    d_in, d_out = (changed.to(image.device) - image).float(), (b - a).float()
+    input_rms, output_rms = float(d_in.pow(2).mean().sqrt()), float(d_out.pow(2).mean().sqrt())
+    return OutputChange(input_rms, output_rms, output_rms / max(input_rms, 1e-12),
+                        d_out[0].pow(2).mean(0).sqrt().cpu(), a, b)
+
+
+def loss_settings(config) -> dict[str, str]:
+    """The perceptual loss a configuration defines, as strings for a table: a
+    :class:`~vstlib.gatys.GatysConfig` (optimized per image) or a :class:`TrainConfig` (a
+    network's training loss). Layer weights ``w_l`` are those the loss modules use.
+
+    >>> from vstlib.gatys import GatysConfig
+    >>> loss_settings(TrainConfig())["content layers"], loss_settings(GatysConfig())["content layers"]
+    ('relu2_2', 'relu4_2')
+    """
+    from .losses import make_style_loss
+
+    style = make_style_loss(config.style_loss, config.style_layers, config.effective_style_weight,
+                            getattr(config, "style_layer_weights", None))  # TrainConfig: the loss's defaults
+    return {"content layers": ", ".join(config.content_layers), "alpha": f"{config.content_weight:g}",
+            "style layers": ", ".join(config.style_layers), "style loss": config.style_loss,
+            "w_l": ", ".join(f"{w:.3g}" for w in style.layer_weights), "beta": f"{config.effective_style_weight:g}",
+            "lambda_tv": f"{config.tv_weight:g}",
+            # training builds its PerceptualLoss with the default (max) pooling
+            "VGG19": f"{config.weights} weights, {getattr(config, 'pooling', 'max')} pooling"}
 
 
 def gatys_config_like(config: TrainConfig, iters: int = 300):

@@ -1,9 +1,12 @@
 """Training a Johnson et al. network for one style: data, the training loop, checkpoints, loss plots.
 
-Training minimizes the same perceptual loss Gatys optimizes per image (content + style + total
-variation over vstlib's VGG19 features, :mod:`vstlib.losses`), but over the weights of a
-:class:`~vstlib.transformer_net.TransformerNet` and averaged over many content images, with Adam
-on random crops. Model files and inference are :mod:`vstlib.johnson`; the settings,
+Training minimizes a perceptual loss of the same form as the one Gatys optimizes per image
+(content + style + total variation over vstlib's VGG19 features, :mod:`vstlib.losses`), but with
+the network's own settings (:class:`~vstlib.methods.johnson.TrainConfig`: content at ``relu2_2``,
+as Johnson et al., and a much smaller style weight than
+:class:`~vstlib.methods.gatys.GatysConfig`'s; ``johnson.loss_settings`` prints both), over the
+weights of a :class:`~vstlib.transformer_net.TransformerNet` and averaged over many content
+images, with Adam on random crops. Model files and inference are :mod:`vstlib.johnson`; the settings,
 :class:`~vstlib.methods.johnson.TrainConfig`.
 
 * **Data** (:class:`TrainingImages`): any mix of image files, video files and folders of them.

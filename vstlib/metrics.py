@@ -14,6 +14,7 @@ as defined in its paper (values for images in [0, 1]):
   ``sum_i M_t(i) |O_t(i) - W(O_{t+1})(i)|^2 / sum_i M_t(i)``, where ``|.|^2`` is the squared
   norm of the RGB vector (summed over channels), ``W`` warps with the flow t -> t+1 and the mask
   lives in frame t. The normalization by the mask makes it a mean over reliable pixels.
+  :func:`warping_errors` scores a clip along given forward flows and masks (e.g. ground truth).
 * :func:`masked_mse`, Ruder et al. (2016)'s temporal loss as a metric: for the pair (t-1, t),
   ``(1/D) sum_k c_k (x_k - w_k)^2`` with ``w`` frame t-1 warped onto t by the flow t -> t-1 and
   ``D = H W C``: divided by *all* entries, so occluded pixels lower it (it is the quantity
@@ -104,6 +105,31 @@ def warping_error(out_t, out_next, flow_t_next, mask_t) -> float:
     diff2 = ((a - _warp(b, flow_t_next)) ** 2).sum(axis=2)
     total = m.sum()
     return float((m * diff2).sum() / total) if total > 0 else 0.0
+
+
+def warping_errors(output_frames: Sequence, flows: Sequence, masks: Sequence) -> np.ndarray:
+    """E_warp of every consecutive pair of a clip along *given* flows and masks, e.g. MPI-Sintel's
+    ground truth, or a flow other than the one a method optimized (:func:`temporal_errors` estimates
+    both directions and derives its masks from them; ground truth has only the forward flow).
+
+    Args:
+        output_frames: n frames (uint8 ``[H, W, 3]``, float in [0, 1], or tensors ``[1, 3, H, W]``).
+        flows: n - 1 forward flows, ``flows[t]`` from frame t to t+1, float ``[H, W, 2]``.
+        masks: n - 1 masks in frame t, 1 = reliable (e.g. not occluded in t+1, flow valid).
+    Returns:
+        float array ``[n - 1]``: :func:`warping_error` of each pair, in [0, 1] units squared.
+
+    >>> a = np.zeros((2, 3, 3)); a[:, 1] = 1.0  # a bright column that moves one pixel right
+    >>> right = np.zeros((2, 3, 2), np.float32); right[..., 0] = 1
+    >>> ok = np.ones((2, 3)); ok[:, 2] = 0  # the right column leaves the frame
+    >>> warping_errors([a, np.roll(a, 1, axis=1)], [right], [ok]).tolist()
+    [0.0]
+    """
+    if not (len(flows) == len(masks) == len(output_frames) - 1):
+        raise ValueError(f"{len(output_frames)} frames need {len(output_frames) - 1} flows and masks, "
+                         f"got {len(flows)} and {len(masks)}")
+    return np.asarray([warping_error(output_frames[t], output_frames[t + 1], flows[t], masks[t])
+                       for t in range(len(flows))])
 
 
 def masked_mse(out_t, out_prev, flow_t_prev, mask_t) -> float:

@@ -173,9 +173,17 @@ def count_parameters(model: nn.Module) -> int:
 def flops_per_frame(model: TransformerNet, height: int, width: int) -> float:
     """Floating-point operations (2 x multiply-adds) of one forward pass at H x W, as counted by
     :class:`torch.utils.flop_counter.FlopCounterMode`: the convolutions (norms, ReLUs and the
-    upsampling add well under 1 % and are not counted)."""
+    upsampling add well under 1 % and are not counted). Counted on a copy on the ``meta`` device
+    (shapes only, nothing computed), so a 1280x720 count costs milliseconds, not a forward pass.
+
+    >>> f"{flops_per_frame(TransformerNet('instance', 32), 720, 1280) / 1e9:.1f} GFLOP"
+    '283.5 GFLOP'
+    """
+    import copy
+
     from torch.utils.flop_counter import FlopCounterMode
 
+    shapes_only = copy.deepcopy(model).to("meta")
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(torch.zeros(1, 3, height, width, device=next(model.parameters()).device))
+        shapes_only(torch.zeros(1, 3, height, width, device="meta"))
     return float(counter.get_total_flops())

@@ -10,9 +10,10 @@ output's Gaussians, which has the closed form (Dowson & Landau 1982; Givens & Sh
     W2^2 = |mu_s - mu_x|^2 + Tr Sigma_s + Tr Sigma_x - 2 Tr((Sigma_s^1/2 Sigma_x Sigma_s^1/2)^1/2).
 
 It matches means and covariances and is a true metric on Gaussians (0 only for identical
-statistics, symmetric, triangle inequality). Its use for style transfer: Mroueh (AISTATS 2020, arXiv 2019),
-"Wasserstein style transfer"; Kolkin et al. (2019) and follow-ups use related optimal-transport
-style losses.
+statistics, symmetric, triangle inequality). Mroueh (AISTATS 2020, "Wasserstein style transfer")
+describes style by these Gaussian fits and transfers it with the closed-form transport maps inside
+an encoder/decoder; vstlib uses the same distance as a style *loss* in the Gatys objective. Kolkin
+et al. (2019) and follow-ups use related optimal-transport style losses.
 
 Numerics (the reasons are in the comments next to the code):
 
