@@ -134,3 +134,23 @@ def test_course_samples_come_from_one_place(path):
     """The shared photo, painting and clip come from vstlib.course (a section may add others)."""
     setup = "\n".join(_cells(path, "code")[:3])
     assert "vstlib.course" in setup or "from vstlib import course" in setup, f"{path.name}: use vstlib.course"
+
+
+def test_sync_notation_rewrites_a_stale_row(tmp_path, monkeypatch):
+    """notebooks/sync_notation.py copies NOTATION.md's row over a notebook's outdated one."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sync_notation", ROOT / "notebooks" / "sync_notation.py")
+    sync_notation = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sync_notation)
+    rows = sync_notation.canonical()
+    stale = "| $\\alpha$ | content weight | 1000 |"
+    text = f"## Notation\n\n| Symbol | Meaning | Units |\n|---|---|---|\n{stale}\n{rows['$p$']}\n"
+    nb = {"cells": [{"cell_type": "markdown", "id": "0", "metadata": {}, "source": text.splitlines(keepends=True)}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "x.ipynb"
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    assert sync_notation.sync(path, rows, write=True) == 1
+    fixed = table_rows(_cells(path, "markdown")[0])
+    assert fixed == [table_rows(rows["$\\alpha$"])[0], table_rows(rows["$p$"])[0]]
+    assert sync_notation.sync(path, rows, write=True) == 0
