@@ -25,7 +25,7 @@ Section 3, Ruder et al. (``--only ruder``; the computations of notebooks/02_rude
     ruder_flicker.pdf     E_warp per frame pair (log scale): per-frame Gatys, Ruder, warped init only
     ruder_frames.png      3x3: input / per-frame Gatys / Ruder at the first, middle and last frame
     ruder_table.tex       bare booktabs tabular: E_warp, ratio, masked MSE, luminance error, style
-                          loss and seconds of each run, with the settings
+                          and content loss and seconds of each run, with the settings
     ruder_flow_table.tex  bare booktabs tabular: EPE and seconds per pair of each flow backend,
                           precision / recall of its occlusion mask against Sintel's
     ruder_numbers.tex     the \\newcommand macros quoted in the Ruder section (\\Ruder...)
@@ -34,7 +34,8 @@ Notation (``--only notation``): notation.tex, the table of symbols and units of 
 section 1, converted from notebooks/NOTATION.md (the course's one notation source); see
 figures_notation.py. No torch and no data: it takes well under a second.
 
-Section 2, style layer weights (``--only layer_weights``): layer_weights.png, vstlib's default
+Section 2, style layer weights (``--only layer_weights``): layer_weights.png and
+layer_weights_numbers.tex (the \\Lw... macros quoted in the text), vstlib's default
 w_l = 1/C_l^2 against Gatys et al.'s uniform weights at equal style strength, with each layer's
 remaining Gram error; see figures_layer_weights.py.
 
@@ -677,25 +678,26 @@ def run_ruder_clip(s: RuderSettings, device) -> dict:
         errors = {name: metrics.temporal_errors(frames_u8, out, flow=s.flow, cache_dir=cache)
                   for name, out in outputs.items()}
         input_errors = metrics.temporal_errors(frames_u8, frames_u8, flow=s.flow, cache_dir=cache)
-    style_loss = {}
-    for name, out in outputs.items():  # the Gatys style term alone, the same evaluator for every run
-        losses = []
+    style_loss, content_loss = {}, {}
+    for name, out in outputs.items():  # the Gatys style and content terms, the same evaluator for every run
+        parts = []
         for content, image in zip(frames, out):
-            baseline.set_content(content)
-            losses.append(baseline.loss_parts(image)["style"])
-        style_loss[name] = float(np.mean(losses))
+            baseline.set_content(content)  # each frame's content loss is against its own input frame
+            parts.append(baseline.loss_parts(image))
+        style_loss[name] = float(np.mean([q["style"] for q in parts]))
+        content_loss[name] = float(np.mean([q["content"] for q in parts]))
     summary = {name: e.summary() for name, e in errors.items()}
     base = summary["per-frame Gatys"]["warping_error"]
     for name in RUNS:
         log(f"      {name:18} E_warp {summary[name]['warping_error']:.5f} "
             f"(x{summary[name]['warping_error'] / max(base, 1e-30):.2f}), style loss {style_loss[name]:.4g}, "
-            f"{seconds[name]:.1f} s")
+            f"content loss {content_loss[name]:.4g}, {seconds[name]:.1f} s")
     return {
         "config": ruder_config, "n": n, "hw": (fh, fw), "fps": fps, "src_fps": info.fps,
         "flow_pairs": len(pairs), "flow_seconds": flow_seconds,
         "frames": [f.cpu() for f in frames], "outputs": {k: [o.detach().cpu() for o in v] for k, v in outputs.items()},
         "errors": errors, "summary": summary, "input": input_errors.summary(), "input_errors": input_errors,
-        "style_loss": style_loss,
+        "style_loss": style_loss, "content_loss": content_loss,
         "seconds": seconds,
     }
 
@@ -792,29 +794,32 @@ def ruder_table_tex(s: RuderSettings, rd: dict, device_long: str) -> str:
         m = summ[name]
         return " & ".join([labels[name], iters[name], weights[name], sci(m["warping_error"]),
                            num(m["warping_error"] / base), sci(m["masked_mse"]), sci(m["luminance_error"]),
-                           sci(rd["style_loss"][name]), num(rd["seconds"][name])]) + r" \\"
+                           sci(rd["style_loss"][name]), sci(rd["content_loss"][name]),
+                           num(rd["seconds"][name])]) + r" \\"
 
     inp = rd["input"]
-    ncol = 9
+    ncol = 10
     note = table_note(ncol)
     lines = [
         GENERATED,
-        r"\begin{tabular*}{\linewidth}{@{\extracolsep{\fill}}lllrrrrrr@{}}",
+        r"\begin{tabular*}{\linewidth}{@{\extracolsep{\fill}}lllrrrrrrr@{}}",
         r"\toprule",
-        r"Run & Iterations & $\gamma$ & $E_{warp}$ & Ratio & Masked MSE & Luminance & Style loss & Seconds \\",
+        r"Run & Iters. & $\gamma$ & $E_{warp}$ & Ratio & Masked MSE & Luminance & Style loss & Content loss & Seconds \\",
         r"\midrule",
         *(row(name) for name in RUNS),
         " & ".join(["Input clip", "--", "--", sci(inp["warping_error"]), num(inp["warping_error"] / base),
-                    sci(inp["masked_mse"]), sci(inp["luminance_error"]), "--", "--"]) + r" \\",
+                    sci(inp["masked_mse"]), sci(inp["luminance_error"]), "--", "--", "--"]) + r" \\",
         r"\midrule",
-        note(f"Iterations: first frame / later frames. "
+        note(f"Iters.: L-BFGS iterations, first frame / later frames. "
              f"Clip \\texttt{{{tex(Path(s.clip).name)}}}, frames {s.clip_start}, {s.clip_start + s.clip_every}, "
              f"\\dots, {last} ({rd['n']} frames at {rd['fps']:g}\\,fps), {fw}$\\times${fh} px; style: "
              f"{tex(style_label(s.style))}; Gatys weights and layers as in Table~\\ref{{tab:gatys}}, "
              f"L-BFGS from the content (first frames) or the warped previous output (later frames), seed {s.seed}."),
         note(f"Flow and masks: {FLOW_TEX[s.flow]} on the input frames ({rd['flow_pairs']} pairs in "
              f"{num(rd['flow_seconds'])}\\,s, not included in the seconds above). Means over the "
-             f"{rd['n'] - 1} frame pairs; images in $[0,1]$."),
+             f"{rd['n'] - 1} frame pairs; images in $[0,1]$. Style and content loss: the weighted Gatys terms "
+             f"$\\beta\\,\\mathcal{{L}}_s$ and $\\alpha\\,\\mathcal{{L}}_c$ of each frame against its input frame, "
+             f"means over the {rd['n']} frames."),
         note(f"{tex(device_long)}; PyTorch {tex(torch.__version__)}, \\vstlib{{}} {tex(__version__)}"
              f"{'; smoke settings (not meaningful)' if s.smoke else ''}."),
         r"\bottomrule",
@@ -904,6 +909,7 @@ def ruder_numbers_tex(s: RuderSettings, fl: dict, rd: dict, device_short: str) -
         "RuderStyleRatio": num(rd["style_loss"]["Ruder"] / max(rd["style_loss"]["per-frame Gatys"], 1e-30)),
         "RuderInitStyleRatio": num(rd["style_loss"]["warped init only"]
                                    / max(rd["style_loss"]["per-frame Gatys"], 1e-30)),
+        "RuderContentRatio": num(rd["content_loss"]["Ruder"] / max(rd["content_loss"]["per-frame Gatys"], 1e-30)),
         "RuderSecondsGatys": num(rd["seconds"]["per-frame Gatys"]),
         "RuderSecondsRuder": num(rd["seconds"]["Ruder"]),
         "RuderTimeRatio": num(rd["seconds"]["Ruder"] / max(rd["seconds"]["per-frame Gatys"], 1e-30)),
@@ -960,7 +966,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="tiny sizes and iterations (also when SMOKE=1 or VSTLIB_SMOKE=1 is set)")
     p.add_argument("--only", choices=SECTIONS,
                    help="regenerate one section's files only (notation: notation.tex from notebooks/NOTATION.md, "
-                        "methods: methods_table.tex, gatys: gatys_*, layer_weights: layer_weights.png, style_weight: style_weight.png, ruder: ruder_*, "
+                        "methods: methods_table.tex, gatys: gatys_*, layer_weights: layer_weights*, style_weight: style_weight.png, ruder: ruder_*, "
                         "johnson: johnson_*, wasserstein: w2_*, color: color_*; default: all)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
                    help="output folder, created if missing (default: report/figures)")

@@ -27,13 +27,13 @@ RUDER_FILES = ("ruder_flow.png", "ruder_occlusion.png", "ruder_flicker.pdf", "ru
 W2_FILES = ("w2_images.png", "w2_stats.pdf", "w2_flicker.pdf", "w2_table.tex", "w2_numbers.tex")
 COLOR_FILES = ("color_images.png", "color_flicker.pdf", "color_table.tex", "color_numbers.tex")
 JOHNSON_FILES = ("johnson_images.png", "johnson_loss.pdf", "johnson_table.tex", "johnson_numbers.tex")
-EXPECTED = (("notation.tex", "methods_table.tex") + GATYS_FILES + ("layer_weights.png", "style_weight.png") + RUDER_FILES
+EXPECTED = (("notation.tex", "methods_table.tex") + GATYS_FILES + ("layer_weights.png", "layer_weights_numbers.tex", "style_weight.png") + RUDER_FILES
             + JOHNSON_FILES + W2_FILES + COLOR_FILES)
 MACROS = ("GatysFlickerIn", "GatysFlickerOut", "GatysFlickerRatio", "GatysSecondsPerFrame", "GatysDevice")
 # Ruder macros whose value is a plain decimal number (the others are text: sizes, names, device).
 RUDER_NUMERIC = ("RuderFrames", "RuderFirstFrame", "RuderEvery", "RuderFps", "RuderIters", "RuderFrameIters",
                  "RuderFlowPairs", "RuderFlowSeconds", "RuderEwarpInput", "RuderEwarpGatys", "RuderEwarpRuder",
-                 "RuderEwarpInit", "RuderEwarpRatio", "RuderEwarpInitRatio", "RuderStyleRatio", "RuderInitStyleRatio",
+                 "RuderEwarpInit", "RuderEwarpRatio", "RuderEwarpInitRatio", "RuderStyleRatio", "RuderInitStyleRatio", "RuderContentRatio",
                  "RuderSecondsGatys", "RuderSecondsRuder", "RuderTimeRatio", "RuderEpeDeepflow", "RuderEpeDis",
                  "RuderEpeFarneback", "RuderEpeZero", "RuderFlowSecDeepflow", "RuderFlowSecDis",
                  "RuderFlowSecFarneback",
@@ -202,6 +202,24 @@ def test_layer_weights_png_decodes(figures):
     assert w >= 800 and 2.5 < w / h < 6.0  # three images and the per-layer bar chart in one row
 
 
+LW_NUMERIC = ("LwIters", "LwShallowMin", "LwShallowMax", "LwDeepMin", "LwDeepMax", "LwColourContent",
+              "LwColourDefault", "LwColourPaper")
+
+
+@pytest.mark.slow
+def test_layer_weights_numbers(figures):
+    """The layer-weight paragraph's numbers come from the run that drew the figure."""
+    values = _macros(figures / "layer_weights_numbers.tex")
+    assert set(values) == set(LW_NUMERIC) | {"LwSize", "LwShareDefault", "LwSharePaper", "LwSpread", "LwSmokeNote"}
+    numeric = {name: float(values[name]) for name in LW_NUMERIC}  # plain decimal text
+    assert numeric["LwIters"] == 10 and values["LwSize"].startswith("64$\\times$")
+    assert all(v > 0 for v in numeric.values())
+    assert numeric["LwShallowMin"] <= numeric["LwShallowMax"] and numeric["LwDeepMin"] <= numeric["LwDeepMax"]
+    for name in ("LwShareDefault", "LwSharePaper"):
+        assert values[name].endswith("\\%") and 0 < float(values[name][:-2]) <= 100, name
+    assert _tex_number(values["LwSpread"]) >= 1 and "smoke" in values["LwSmokeNote"]
+
+
 @pytest.mark.slow
 def test_ruder_flicker_pdf_is_a_pdf(figures):
     data = (figures / "ruder_flicker.pdf").read_bytes()
@@ -230,7 +248,7 @@ def test_ruder_table_rows_and_ratio(figures):
     assert set(rows) == {"Run", "Per-frame Gatys", "Ruder", "Warped init only", "Input clip"}
     header = rows["Run"]
     col = {name: header.index(name) for name in ("$E_{warp}$", "Ratio", "Masked MSE", "Luminance", "Style loss",
-                                                  "Seconds")}
+                                                  "Content loss", "Seconds")}
     base = _tex_number(rows["Per-frame Gatys"][col["$E_{warp}$"]])
     assert base > 0
     assert _tex_number(rows["Per-frame Gatys"][col["Ratio"]]) == pytest.approx(1.0)
@@ -239,8 +257,10 @@ def test_ruder_table_rows_and_ratio(figures):
         assert ewarp > 0
         assert ratio == pytest.approx(ewarp / base, rel=0.02), name  # 3 significant digits each
     for name in ("Per-frame Gatys", "Ruder", "Warped init only"):
-        values = [_tex_number(rows[name][col[c]]) for c in ("Masked MSE", "Luminance", "Style loss", "Seconds")]
-        assert all(v >= 0 for v in values) and values[2] > 0 and values[3] > 0, name
+        values = [_tex_number(rows[name][col[c]]) for c in ("Masked MSE", "Luminance", "Style loss", "Content loss",
+                                                             "Seconds")]
+        assert all(v >= 0 for v in values) and values[2] > 0 and values[3] > 0 and values[4] > 0, name
+    assert rows["Input clip"][col["Content loss"]] == "--"
     assert rows["Warped init only"][1] == "0"  # temporal weight switched off
     assert rows["Ruder"][0] == "10 / 3" and rows["Per-frame Gatys"][0] == "10"  # smoke iterations
 
@@ -276,6 +296,9 @@ def test_ruder_numbers_define_the_macros(figures):
     rows = _rows(figures / "ruder_table.tex")
     assert _tex_number(rows["Per-frame Gatys"][2]) == pytest.approx(numeric["RuderEwarpGatys"], rel=1e-3)
     assert _tex_number(rows["Ruder"][3]) == pytest.approx(numeric["RuderEwarpRatio"], rel=1e-3)
+    content = rows["Run"].index("Content loss")
+    content_ratio = _tex_number(rows["Ruder"][content]) / _tex_number(rows["Per-frame Gatys"][content])
+    assert numeric["RuderContentRatio"] == pytest.approx(content_ratio, rel=0.02)
     flow_rows = _rows(figures / "ruder_flow_table.tex")
     assert _tex_number(flow_rows["DeepFlow"][0]) == pytest.approx(numeric["RuderEpeDeepflow"], rel=1e-3)
 
@@ -403,3 +426,21 @@ def test_notation_table_has_one_row_per_notation_md_row(tmp_path):
     # the conversion itself: code -> \texttt, math unchanged
     assert "\\texttt{relu4\\_2}" in text and "$\\mathcal{L}_c$" in text
 
+
+
+def test_colourfulness_of_the_layer_weight_numbers():
+    """The colourfulness quoted beside the layer-weight figure: 0 for grey, grows with saturation."""
+    import torch
+
+    sys.path.insert(0, str(REPO_ROOT / "report"))
+    try:
+        from figures_layer_weights import colourfulness
+    finally:
+        sys.path.remove(str(REPO_ROOT / "report"))
+    grey = torch.full((1, 3, 8, 8), 0.4)
+    assert colourfulness(grey) == pytest.approx(0.0, abs=1e-9)
+    noise = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    muted = 0.5 + 0.2 * (noise - 0.5)
+    assert colourfulness(noise) == pytest.approx(5 * colourfulness(muted), rel=1e-6)  # linear in the contrast
+    red = torch.tensor([1.0, 0.0, 0.0]).view(3, 1, 1).expand(3, 4, 4)
+    assert colourfulness(red) == pytest.approx(0.3 * 255 * (1 + 0.25) ** 0.5, rel=1e-6)

@@ -53,11 +53,14 @@ _EPS64 = torch.finfo(torch.float64).eps
 # 1.5e3 therefore put W2 on the scale of the Gram loss's former default 1e3 against the same
 # content loss (content weight 1). The Gram default is now 1e1 (vstlib.losses.GRAM_DEFAULT_WEIGHT),
 # and the matching W2 weight was measured on the results (benchmarks/bench_style_weight.py: 256 px,
-# 100 iterations, chelsea x Starry Night / The Scream, W2 1, 1.5 and 2 against Gram 1e1). W2 1.5
-# leaves as much of the W2 distance to the painting as Gram 1e1 does (18.8 vs 19.1 % of the
-# content image's, Starry Night; 28.5 vs 31.0 %, The Scream), with similar structure (edge
-# correlation with the content 0.40 vs 0.41; 0.44 vs 0.51); W2 1 stays nearer the photo (25 %,
-# 38 % left), W2 2 goes further (16 %, 23 %). 1.5 also keeps the old 1.5 : 1 ratio to Gram.
+# 100 iterations, chelsea x Starry Night / The Scream, W2 1, 1.5 and 2 against Gram 1e1;
+# benchmarks/RESULTS.md, section "Default style weight"). W2 1.5 leaves as much of the W2 distance
+# to the painting as Gram 1e1 does: 23.1 vs 24.4 % of the content image's ("W2 left", geometric
+# means over the two pairs, RESULTS.md's second table); per pair (from its "Every run" table: W2
+# loss of the result / that of the content image) 18.8 vs 19.1 %, Starry Night; 28.5 vs 31.0 %, The
+# Scream. Similar structure too (edge correlation with the content, means 0.419 vs 0.458); W2 1
+# stays nearer the photo (30.6 % left), W2 2 goes further (19.0 %). 1.5 also keeps the old
+# 1.5 : 1 ratio to Gram.
 DEFAULT_WEIGHT = DEFAULT_STYLE_WEIGHTS["wasserstein"]
 
 

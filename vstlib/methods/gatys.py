@@ -36,8 +36,8 @@ class GatysConfig:
                                         default_text=f"gram {DEFAULT_STYLE_WEIGHTS['gram']:g}, wasserstein "
                                                      f"{DEFAULT_STYLE_WEIGHTS['wasserstein']:g}: about the same "
                                                      f"strength")
-    style_loss: str = option("gram", "gram: Gram matrices (Gatys et al.); wasserstein: distance between the "
-                                     "feature distributions (Gaussian W2: means and covariances)", choices=STYLE_LOSSES)
+    style_loss: str = option("gram", "gram: Gram matrices (Gatys et al.); wasserstein: distance between "
+                                     "Gaussian fits of the features (W2: means and covariances)", choices=STYLE_LOSSES)
     tv_weight: float = option(0.0, "total variation weight", low=0, metavar="W")
     optimizer: str = option("lbfgs", "optimizer", choices=OPTIMIZERS)
     iters: int = option(300, "iterations per image/frame (at full size)", low=1, high=100000)

@@ -49,7 +49,7 @@ class RuderConfig:
     # so the weight came down with it. `bench_temporal.py --clips sintel --max-side 128 --iters 60
     # --seconds 1 --flow dis --temporal-weight W` (12 frames): W = 1e5 gave E_warp 0.030x per-frame
     # Gatys with 1.48x its style loss; W = 1e4 gave 0.023x with 1.14x: steadier and closer to the style.
-    temporal_weight: float = option(1e4, "temporal loss weight, in gray levels squared", low=0, metavar="W")
+    temporal_weight: float = option(1e4, "temporal loss weight, per squared grey level", low=0, metavar="W")
     init: str = option("warped", "start of frames after the first", choices=("warped", "content", "noise"),
                        flag="frame-init")
     frame_iters: int | None = option(None, "iterations for frames after the first, which start from the warped "
