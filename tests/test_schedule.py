@@ -192,6 +192,7 @@ def test_cli_fades_from_one_network_to_the_other(capsys, workdir, clip):
     (["--method", "johnson", "--style", f"{A},{B}", "--style-times", "0,5"], ["past the clip's end"]),
     (["--method", "johnson", "--style", f"{A},{B}", "--transition", "3"], ["--transition 3 s needs the first style"]),
     (["--method", "gatys", "--style", "udnie_picabia", "--style-video", "x.mp4"], ["not both"]),
+    (["--method", "johnson", "--style", A, "--max-keyframes", "3"], ["--max-keyframes applies to --style-video"]),
 ])
 def test_cli_refusals_are_one_line(capsys, workdir, clip, argv, needles):
     code, _, err = _run(capsys, "stylize", clip, *argv, "-q")

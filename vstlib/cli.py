@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="start time of each style in seconds, the first 0 (default: equal shares of the clip)")
     sched.add_argument("--style-video", metavar="VIDEO",
                        help="take the styles from a video: one keyframe per shot (scene change), in order")
-    sched.add_argument("--max-keyframes", type=int, default=8, metavar="N",
+    sched.add_argument("--max-keyframes", type=int, default=None, metavar="N",
                        help="--style-video: at most N keyframes, the longest shots (default 8)")
     p.add_argument("--method", "-m", default="gatys", metavar="METHOD",
                    help=f"{', '.join(methods.names())} (default gatys; see 'methods' below)")
@@ -222,6 +222,8 @@ def _scheduled_styles(m, config, args, input_path: Path, video: bool, run: dict)
     """Several styles over the clip with fades (:mod:`vstlib.schedule`): ``(styles, schedule,
     output label)``, or ``(None, None, None)`` for a single style."""
     names = _split_styles(args.style)
+    if args.max_keyframes is not None and args.style_video is None:
+        raise VstError("--max-keyframes applies to --style-video only; drop it or give --style-video VIDEO")
     asked = [flag for flag, value in (("--style-video", args.style_video), ("--transition", args.transition),
                                       ("--style-times", args.style_times)) if value is not None]
     if len(names) < 2 and args.style_video is None:
@@ -248,7 +250,8 @@ def _scheduled_styles(m, config, args, input_path: Path, video: bool, run: dict)
 
         source = Path(args.style_video)
         source = source if source.exists() else data.resolve(source, "video")
-        found = keyframes(source, max_keyframes=args.max_keyframes, max_side=STYLE_MAX_SIDE)
+        found = keyframes(source, max_keyframes=8 if args.max_keyframes is None else args.max_keyframes,
+                          max_side=STYLE_MAX_SIDE)
         if not args.quiet:
             print(f"{source.name}: {len(found)} keyframe(s) at {', '.join(f'{t:.2f}' for t, _ in found)} s")
         styles, label = [to_tensor(frame) for _, frame in found], f"{source.stem}-keyframes"
