@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, replace
 
 from ..choices import AMP_MODES
 from ..config import option, validate
-from .base import Method, Session, register
+from .base import Method, Session, amp_dtype, register
 
 MIX_SPACES = ("embedding", "pixel")
 
@@ -40,12 +40,7 @@ class ArbitraryConfig:
         validate(self)
 
     def resolved_dtype(self, device):
-        import torch
-
-        amp = self.amp
-        if amp == "auto":
-            amp = "bf16" if torch.device(device).type == "cuda" else "none"
-        return {"none": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[amp]
+        return amp_dtype(self.amp, device)
 
     def replace(self, **changes) -> ArbitraryConfig:
         return replace(self, **changes)

@@ -20,6 +20,31 @@ from ..errors import VstError
 StyleMix = tuple[tuple[int, float], ...]  # (style index, weight) pairs, weights summing to 1
 
 
+def resolve_amp(amp: str, device) -> str | None:
+    """A network method's ``--amp`` choice on ``device``: ``"bf16"``/``"fp16"``, or None for float32
+    (``"auto"``: bf16 on CUDA, float32 elsewhere).
+
+    >>> resolve_amp("auto", "cpu"), resolve_amp("none", "cuda"), resolve_amp("fp16", "cpu")
+    (None, None, 'fp16')
+    """
+    import torch
+
+    if amp == "auto":
+        return "bf16" if torch.device(device).type == "cuda" else None
+    return None if amp == "none" else amp
+
+
+def amp_dtype(amp: str, device):
+    """The torch dtype a network runs in for ``amp`` on ``device`` (see :func:`resolve_amp`).
+
+    >>> amp_dtype("auto", "cpu")
+    torch.float32
+    """
+    import torch
+
+    return {None: torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[resolve_amp(amp, device)]
+
+
 @dataclass
 class FrameItem:
     """One frame on its way through the runner."""

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, replace
 from ..choices import AMP_MODES, LAYER_NAMES, NORMS, STYLE_LOSSES, VGG_WEIGHTS
 from ..config import option, validate
 from ..errors import VstError
-from .base import Method, Session, register
+from .base import Method, Session, register, resolve_amp
 
 # A network's default style weight (content weight 1 at relu2_2). Gatys starts from the content
 # image and stops after some hundred iterations; a network must find one compromise for every
@@ -43,11 +43,7 @@ class JohnsonConfig:
         validate(self)
 
     def resolved_amp(self, device) -> str | None:
-        import torch
-
-        if self.amp == "auto":
-            return "bf16" if torch.device(device).type == "cuda" else None
-        return None if self.amp == "none" else self.amp
+        return resolve_amp(self.amp, device)
 
     def resolved_channels_last(self, device) -> bool:
         import torch

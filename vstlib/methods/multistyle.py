@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from ..choices import AMP_MODES
 from ..config import option, validate
 from ..errors import VstError
-from .base import Method, Session, register
+from .base import Method, Session, amp_dtype, register
 
 
 def _check_styles(value) -> str | None:
@@ -40,12 +40,7 @@ class MultiStyleConfig:
         validate(self)
 
     def resolved_dtype(self, device):
-        import torch
-
-        amp = self.amp
-        if amp == "auto":
-            amp = "bf16" if torch.device(device).type == "cuda" else "none"
-        return {"none": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[amp]
+        return amp_dtype(self.amp, device)
 
     def replace(self, **changes) -> MultiStyleConfig:
         return replace(self, **changes)
