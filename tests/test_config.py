@@ -115,3 +115,16 @@ def test_cli_help_does_not_import_torch():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "False"
+
+
+@pytest.mark.parametrize("argv, flag", [(["--scales", "1,0.5"], "--scales"), (["--iters", "0"], "--iters")])
+def test_a_rejected_value_names_its_option_once(capsys, argv, flag):
+    """argparse already says "argument --x:"; check_value's own prefix is not repeated."""
+    from vstlib.methods.gatys import GatysConfig
+
+    parser = argparse.ArgumentParser(prog="vst")
+    add_options(parser, GatysConfig)
+    with pytest.raises(SystemExit):
+        parser.parse_args(argv)
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.count(flag) == 1, err

@@ -178,7 +178,11 @@ def _parser_for(name: str, opt: Option):
             raise argparse.ArgumentTypeError(f"'{text}' is not {what}") from None
         err = check_value(name, opt, value)
         if err:
-            raise argparse.ArgumentTypeError(err.replace(flag_of(name, opt) + " ", "", 1))
+            # argparse names the option itself ("argument --x: ..."): drop check_value's own prefix,
+            # "--x: " (a custom check) or "--x " (a range or choice)
+            flag = flag_of(name, opt)
+            err = err[len(flag) + 2:] if err.startswith(flag + ": ") else err.replace(flag + " ", "", 1)
+            raise argparse.ArgumentTypeError(err)
         return value
 
     parse.__name__ = kind.__name__
