@@ -480,3 +480,19 @@ def test_data_fetch_offline_is_one_line(capsys, workdir, tmp_path, monkeypatch):
     code, out, err = run_main(capsys, "data", "fetch", name)
     assert code == 2 and out == ""
     assert_one_error_line(err, name, url, "VSTLIB_DATA_DIR")
+
+
+def test_models_lists_every_shipped_network(capsys):
+    from vstlib.johnson import shipped_models
+
+    code, out, _ = run_main(capsys, "models")
+    assert code == 0
+    for name in [*shipped_models(), "arbitrary_predict", "multistyle26", "--method arbitrary", "--method multistyle"]:
+        assert name in out, name
+
+
+def test_demo_with_the_arbitrary_method(capsys, workdir):
+    code, out, err = run_main(capsys, "demo", "--method", "arbitrary", "--duration", "0.125", "-q", "-o", "arb.mp4")
+    assert code == 0, err
+    assert f"wrote {workdir / 'arb.mp4'} (640x360, 3 frames at 24 fps" in out
+    assert probe_video(workdir / "arb.mp4").has_audio
