@@ -175,6 +175,23 @@ def test_translation_estimated_flow_has_little_ghosting():
     assert aligned_err < 0.2 * ghost_err, (aligned_err, ghost_err)
 
 
+def test_flow_analysed_at_reduced_size_is_scaled_back_to_full_size_pixels():
+    """The flow and mask come from frames shrunk to ``analysis_side``; the vectors returned are in
+    the full frame's pixels (a 6-pixel shift reads as about 6, not 3), and the blend aligns as well
+    as with the full-size analysis."""
+    frames = translating(2, h=96, w=192, d=6)
+    small = Stabilizer(0.8, analysis_side=96)
+    back, mask = small.reliability(frames[1], frames[0])
+    assert back.shape == (96, 192, 2) and mask.shape == (96, 192)
+    inner = mask > 0.99
+    assert inner.mean() > 0.5
+    assert float(np.median(back[..., 0][inner])) == pytest.approx(-6.0, abs=0.75)
+    outs = [as_tensor(f) for f in frames]
+    errs = [float((run(st, frames, outs)[-1] - outs[-1]).abs().mean())
+            for st in (Stabilizer(0.8, analysis_side=96), Stabilizer(0.8, analysis_side=None))]
+    assert errs[0] < 2 * errs[1] + 0.005, errs
+
+
 def test_disoccluded_pixels_keep_the_method_output():
     """A square moves 4 px right over a static background. With the true flows the pixels it
     uncovers (and the frame-t motion boundaries) have c = 0 and keep the method's output
