@@ -154,6 +154,8 @@ BENCHMARKS = {
     "bench_style_weight": ("bench_style_weight.py", [], ["--quick"], 20),
     "bench_io": ("bench_io.py", [], [], 2),  # always writes benchmarks/out/io.md, so quick = full (seconds)
     "bench_runner": ("bench_runner.py", [], ["--quick"], 10),
+    "bench_stabilize": ("bench_stabilize.py", [], ["--quick"], 11),  # johnson and arbitrary
+    "bench_arbitrary": ("bench_arbitrary.py", [], ["--quick"], 4),
 }
 # Any other benchmarks/bench_*.py runs too (with --quick in quick mode if its source mentions it), and
 # its fragment lands in an "Other benchmarks" section until the template gives it a place.
