@@ -380,6 +380,24 @@ def _mux(container, packet) -> None:
     container.mux(packet)
 
 
+def _x264_params() -> dict:
+    """libx264 options that keep it off its AVX-512 code, on CPUs that have AVX-512.
+
+    With it, x264 (core 165, the build in PyAV's wheels) did not always turn the same frames and
+    times into the same bytes in a process that also decodes videos: two 32x18 frames came out
+    up to 18 grey levels apart after decoding, which once made a resumed video differ from an
+    uninterrupted one (tests/test_video.py; parts are joined without re-encoding, so the encoder
+    must be reproducible). Limited to AVX2 the bytes were always the same, and they also were
+    with AVX-512 when glibc filled fresh heap memory (``MALLOC_PERTURB_``): its AVX-512 code
+    reads heap bytes it never wrote, whose values depend on what other threads (FFmpeg's threaded
+    pixel-format conversion when decoding) left there. x264 writes the same bytes with either
+    instruction set, so nothing else changes. ``test_video_writer_is_reproducible`` in
+    tests/test_io.py checks it (it failed in 5 of 12 runs without this, on an AVX-512 Xeon).
+    """
+    cpu = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", lambda: "")()
+    return {"x264-params": "asm=AVX2"} if "AVX512" in str(cpu).upper() else {}
+
+
 class VideoWriter:
     """Write frames to an H.264 (libx264, yuv420p) video, optionally with audio from a source.
 
@@ -519,7 +537,7 @@ class VideoWriter:
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
             stream.codec_context.time_base = (Fraction(1, _TIMED_CLOCK) if self._timed
                                               else Fraction(self._rate.denominator, self._rate.numerator))
-            options = {"crf": str(self.crf)}
+            options = {"crf": str(self.crf), **_x264_params()}
             if self._timed:
                 # No B-frames: MP4 stores a frame's duration as the gap to the next frame in
                 # *decode* order, so with reordering a remux (audio, joining parts) would give the
