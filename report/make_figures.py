@@ -45,6 +45,11 @@ against Gatys on a held-aside frame, their training curves, a speed table; see f
 Sections 5 and 7, Wasserstein style loss (``--only wasserstein``: w2_*) and colour preservation
 (``--only color``: color_*), the computations of notebooks 04 and 06: see figures_w2_color.py.
 
+Section "Arbitrary style with keyframe transitions" (``--only arbitrary``: arbitrary_*): style vectors
+of the paintings and of a style video's keyframes in 2-D, a fade rendered in pixel and embedding space,
+the stabilizer's E_warp and ghosting after ``arbitrary``, AdaIN without a decoder; see
+figures_arbitrary.py.
+
 Every file is written atomically (a temporary file renamed into place), so an interrupted run
 leaves the previous figures intact. Settings, device and torch version of the run are recorded
 in the table, so a figure never outlives the description of how it was made.
@@ -68,6 +73,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "report" / "figures"
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))  # figures_w2_color.py, beside this file
+from figures_arbitrary import ARB_FULL, ARB_SMOKE, ARBITRARY_FILES  # noqa: E402
 from figures_johnson import JOHNSON_FILES, JOHNSON_FULL, JOHNSON_SMOKE  # noqa: E402
 from figures_layer_weights import LAYER_WEIGHT_FILES  # noqa: E402
 from figures_notation import NOTATION_FILES  # noqa: E402
@@ -79,10 +85,11 @@ RUDER_FILES = ("ruder_flow.png", "ruder_occlusion.png", "ruder_flicker.pdf", "ru
 METHODS_FILES = ("methods_table.tex",)
 SECTION_FILES = {"notation": NOTATION_FILES, "methods": METHODS_FILES, "gatys": GATYS_FILES,
                  "layer_weights": LAYER_WEIGHT_FILES, "style_weight": STYLE_WEIGHT_FILES,
-                 "ruder": RUDER_FILES, "johnson": JOHNSON_FILES, "wasserstein": W2_FILES, "color": COLOR_FILES}
+                 "ruder": RUDER_FILES, "johnson": JOHNSON_FILES, "wasserstein": W2_FILES, "color": COLOR_FILES,
+                 "arbitrary": ARBITRARY_FILES}
 SECTIONS = tuple(SECTION_FILES)
 FILES = (NOTATION_FILES + METHODS_FILES + GATYS_FILES + LAYER_WEIGHT_FILES + STYLE_WEIGHT_FILES + RUDER_FILES + JOHNSON_FILES
-         + W2_FILES + COLOR_FILES)
+         + W2_FILES + COLOR_FILES + ARBITRARY_FILES)
 
 
 @dataclass(frozen=True)
@@ -967,7 +974,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--only", choices=SECTIONS,
                    help="regenerate one section's files only (notation: notation.tex from notebooks/NOTATION.md, "
                         "methods: methods_table.tex, gatys: gatys_*, layer_weights: layer_weights*, style_weight: style_weight.png, ruder: ruder_*, "
-                        "johnson: johnson_*, wasserstein: w2_*, color: color_*; default: all)")
+                        "johnson: johnson_*, wasserstein: w2_*, color: color_*, arbitrary: arbitrary_*; default: all)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
                    help="output folder, created if missing (default: report/figures)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps or auto (default: auto)")
@@ -1166,6 +1173,11 @@ def main(argv=None) -> int:
 
             with one_thread_if_smoke(sc.smoke, device):
                 make_color(sc, device, out)
+        if "arbitrary" in sections:
+            from figures_arbitrary import make_arbitrary
+
+            with one_thread_if_smoke(s.smoke, device):
+                make_arbitrary(replace(ARB_SMOKE if s.smoke else ARB_FULL, seed=s.seed), device, out)
     except VstError as err:
         log(f"error: {err}")
         return 1

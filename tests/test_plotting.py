@@ -135,3 +135,25 @@ def test_show_images_columns_follow_each_images_aspect_ratio():
     assert a.width == pytest.approx(4 * 4 * b.width, rel=0.05)  # 4:1 next to 1:4, same height
     # no letterboxing: the images fill most of the figure's width (not two 4:1 cells)
     assert a.width + b.width > 0.8
+
+
+def test_plot_stabilizer_ghosting_crops_to_the_disoccluded_area():
+    h, w = 60, 120
+    frame = np.zeros((h, w, 3), np.uint8)
+    network = np.full((h, w, 3), 100, np.uint8)
+    stabilized = network.copy()
+    stabilized[:, 90:] = 140  # the stabilizer changed the right part
+    mask_indep = np.ones((h, w))
+    mask_indep[10:40, 80:110] = 0  # disoccluded there
+    mask_stab = np.linspace(0, 1, w)[None].repeat(h, 0)
+    fig = plotting.plot_stabilizer_ghosting(frame, network, stabilized, mask_stab, mask_indep, title="t")
+    assert len(fig.axes) == 6 and fig._suptitle.get_text() == "t"
+    side = 48  # max(48, min(h, w) // 2), within the frame
+    crops = [ax.images[0].get_array() for ax in fig.axes]
+    assert all(c.shape[:2] == (side, side) for c in crops)
+    assert (np.asarray(crops[5]) == 0).sum() == 30 * 30  # the whole hole is inside the crop
+    diff = np.asarray(crops[3])[..., 0]
+    assert diff.max() == pytest.approx(min(1.0, 4 * 40 / 255), abs=1e-3) and diff.min() == 0
+    assert fig.axes[4].images[0].get_clim() == (0, 1)
+    with pytest.raises(ValueError):
+        plotting.plot_stabilizer_ghosting(frame, network, stabilized, mask_stab, mask_indep[:10])

