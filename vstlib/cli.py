@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from . import __version__, methods
-from .config import add_options, config_from_args, flags_of, given_flags, options
+from .config import add_options, config_from_args, flag_of, flags_of, given_flags, options
 from .errors import VstError
 
 EXAMPLES = """examples:
@@ -142,22 +142,38 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a feed-forward network for one style (Johnson et al.)",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Train a TransformerNet (Johnson et al. 2016, instance normalization) for one style "
+                       description="Train a feed-forward network for one style: --arch johnson (default), a "
+                                   "TransformerNet (Johnson et al. 2016, instance normalization), or --arch reconet "
+                                   "(Gao et al. 2018: trained on frame pairs with flow for temporal coherence), "
                                    "with vstlib's perceptual loss. Checkpoints go to --work-dir every "
                                    "--checkpoint-every steps; running the same command again resumes (also after "
                                    "a crash or kill -9). The finished model is written to -o in float16.",
                        epilog="examples:\n  vst train --style starry_night_vangogh -o starry.pth --steps 2000\n"
                               "  vst train --style my_painting.jpg --data ~/coco/train2014 --crop 256 --steps 40000 "
                               "--device cuda -o mine.pth\n  vst stylize clip.mp4 --method johnson --model starry.pth\n"
+                              "  vst train --arch reconet --style starry_night_vangogh -o starry_reconet.pth "
+                              "--data my_videos/\n"
                               "default data (offline): the sample clips (last 2 s of each held aside) and "
                               "scikit-image's photos")
     t.add_argument("--style", "-s", required=True, help="style image path, or a sample name")
     t.add_argument("-o", "--output", type=Path, required=True, help="the trained model (.pth)")
     t.add_argument("--data", nargs="+", type=Path, metavar="PATH",
                    help="training images: files, videos, folders (default: the sample clips and photos)")
-    from .methods.johnson import TrainConfig
+    trainable = [m for m in methods.methods() if getattr(m, "TrainConfig", None) is not None]
+    t.add_argument("--arch", default=trainable[0].name, choices=[m.name for m in trainable],
+                   help=f"the network: {'; '.join(f'{m.name}: {m.summary}' for m in trainable)} "
+                        f"(default {trainable[0].name}; --arch reconet trains on frame pairs of the videos in --data)")
+    from .config import _default_text
 
-    add_options(t.add_argument_group("training (Johnson et al.)"), TrainConfig)
+    seen: set[str] = set()
+    for m in trainable:
+        first = trainable[0].TrainConfig
+        own = [f"{flag_of(n, o)} {_default_text(m.TrainConfig, n, o)}" for n, o in options(m.TrainConfig)
+               if flag_of(n, o) in seen and _default_text(m.TrainConfig, n, o) != _default_text(first, n, o)]
+        title = f"training --arch {m.name}"
+        if seen:
+            title += " (and the options above" + (f"; its defaults: {', '.join(own)})" if own else ")")
+        add_options(t.add_argument_group(title), m.TrainConfig, seen)
     t.add_argument("--work-dir", type=Path, metavar="DIR",
                    help="checkpoints, losses.csv, loss_curve.png (default: OUTPUT without .pth, plus .train)")
     t.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps or auto (default)")
@@ -343,9 +359,7 @@ def _demo(args) -> int:
 def _train(args) -> int:
     from . import data
     from .gatys import load_style
-    from .johnson import export_model
-    from .johnson_train import HOLDOUT_SECONDS, TrainingImages, default_training_sources, train
-    from .methods.johnson import TrainConfig
+    from .config import flags_of
     from .utils import pick_device
 
     out = args.output
@@ -355,17 +369,19 @@ def _train(args) -> int:
 
     check_output_path(out, [], (".pth",), "a model")
     style = load_style(data.resolve(args.style, "style"))
-    config = config_from_args(TrainConfig, args)
+    m = methods.get(args.arch)
+    every = set().union(*(flags_of(k.TrainConfig) for k in methods.methods() if getattr(k, "TrainConfig", None)))
+    foreign = sorted(given_flags(args, every) - flags_of(m.TrainConfig))
+    if foreign:
+        raise VstError(f"{foreign[0]} is not an option of --arch {m.name}")
+    config = config_from_args(m.TrainConfig, args)
     work = args.work_dir or out.with_name(out.stem + ".train")
-    if args.data:
-        images = TrainingImages(args.data, exclude=[out, work])
-    else:
-        images = TrainingImages(default_training_sources(), exclude_last_seconds=HOLDOUT_SECONDS)
-    result = train(style, config, images, work, device=args.device, progress=not args.quiet)
+    result, described = m.train_model(style, config, args.data, work, exclude=[out, work], device=args.device,
+                                      progress=not args.quiet)
     losses = {k: [float(f"{v:.4g}") for v in values] for k, values in result.losses.items()}
-    export_model(result.model, out, config, {"style": str(args.style), "data": images.described, "steps": result.steps,
-                                             "device": str(pick_device(args.device)), "losses": losses,
-                                             "seconds_last_run": round(result.seconds, 1)})
+    m.export_model(result.model, out, config, {"style": str(args.style), "data": described, "steps": result.steps,
+                                               "device": str(pick_device(args.device)), "losses": losses,
+                                               "seconds_last_run": round(result.seconds, 1)})
     resumed = f", resumed at step {result.resumed_from}" if result.resumed_from else ""
     print(f"wrote {out} ({result.steps} steps{resumed}, final loss {result.losses['total'][-1]:.4g}, "
           f"{result.seconds:.0f} s); checkpoints and loss curve in {work}")

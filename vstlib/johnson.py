@@ -42,52 +42,80 @@ def _atomic_save(obj, path: Path) -> None:
 # ------------------------------------------------------------------------------------------
 
 
-def export_model(model: TransformerNet, path, config: TrainConfig | None = None, info: dict | None = None) -> Path:
+def export_model(model: TransformerNet, path, config: TrainConfig | None = None, info: dict | None = None,
+                 format: str = FORMAT) -> Path:
     """Write the weights in float16 (half the size; inference runs in float32 or AMP anyway),
-    with the network's constructor arguments, the training settings and ``info`` (free-form)."""
+    with the network's constructor arguments, the training settings and ``info`` (free-form).
+    ``format`` names the network kind (another network's module passes its own, e.g. ReCoNet)."""
     path = Path(path)
     state = {k: v.detach().to("cpu", torch.float16 if v.is_floating_point() else v.dtype)
              for k, v in model.state_dict().items()}
-    _atomic_save({"format": FORMAT, "net_config": model.config(), "state_dict": state,
+    _atomic_save({"format": format, "net_config": model.config(), "state_dict": state,
                   "train_config": None if config is None else config.to_dict(),
                   "info": json.dumps(info or {})}, path)
     return path
 
 
+def shipped_in(folder: str) -> list[str]:
+    """Names of the .pth models in ``vstlib/<folder>`` (none if the folder does not exist)."""
+    root = resources.files("vstlib").joinpath(*folder.split("/"))
+    if not root.is_dir():
+        return []
+    return sorted(p.name[:-4] for p in root.iterdir() if p.name.endswith(".pth"))
+
+
 def shipped_models() -> list[str]:
     """Names of the models that come with vstlib (``vst stylize --method johnson --model NAME``)."""
-    folder = resources.files("vstlib").joinpath("models")
-    return sorted(p.name[:-4] for p in folder.iterdir() if p.name.endswith(".pth"))
+    return shipped_in("models")
 
 
-def model_path(name_or_path) -> Path:
+def SHIPPED_HINT() -> str:  # noqa: N802 - read by vstlib.methods.johnson.Johnson for any network module
+    return f"shipped: {', '.join(shipped_models())}"
+
+
+def find_model(name_or_path, folder: str = "models", missing: str | None = None) -> Path:
+    """The file of a model given by path, or by the name of a model shipped in ``vstlib/<folder>``.
+    ``missing``: the end of the error line when it is neither (default: the shipped names)."""
     path = Path(name_or_path)
     if path.is_file():
         return path
     if path.exists():
         raise VstError(f"model '{path}' is not a file; give a .pth model or checkpoint")
-    names = shipped_models()
+    names = shipped_in(folder)
     if str(name_or_path) in names:
-        return Path(str(resources.files("vstlib").joinpath("models", f"{name_or_path}.pth")))
-    raise VstError(f"no model '{name_or_path}': give a .pth file or one of the shipped models: {', '.join(names)}")
+        return Path(str(resources.files("vstlib").joinpath(*folder.split("/"), f"{name_or_path}.pth")))
+    if missing is None:
+        missing = f"give a .pth file or one of the shipped models: {', '.join(names)}"
+    raise VstError(f"no model '{name_or_path}': {missing}")
+
+
+def model_path(name_or_path) -> Path:
+    return find_model(name_or_path)
+
+
+def read_network(path: Path, build, format: str = FORMAT, what: str = "Johnson", train: str = "vst train",
+                 device=None):
+    """A network saved by :func:`export_model` (or a training checkpoint) at ``path``: ``build(**net_config)``
+    with the stored weights, float32, eval mode, on ``device``. Loaded with ``weights_only=True``;
+    a file of another ``format`` is refused in one line naming ``what`` and the ``train`` command."""
+    from .utils import pick_device
+
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # not a torch file, truncated, or holding more than tensors
+        raise VstError(f"cannot read model '{path}': {type(err).__name__}; is it a vstlib {what} model?") from None
+    if not isinstance(blob, dict) or blob.get("format") != format:
+        raise VstError(f"'{path}' is not a vstlib {what} model (train one with `{train}`)")
+    model = build(**blob["net_config"])
+    state = blob.get("state_dict", blob.get("model"))
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    return model.eval().to(pick_device(device))
 
 
 def load_model(name_or_path, device=None) -> TransformerNet:
     """A trained TransformerNet in eval mode (float32) from a model file, a training checkpoint,
     or the name of a shipped model. Loaded with ``weights_only=True``."""
-    from .utils import pick_device
-
-    path = model_path(name_or_path)
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # not a torch file, truncated, or holding more than tensors
-        raise VstError(f"cannot read model '{path}': {type(err).__name__}; is it a vstlib Johnson model?") from None
-    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise VstError(f"'{path}' is not a vstlib Johnson model (train one with `vst train`)")
-    model = TransformerNet(**blob["net_config"])
-    state = blob.get("state_dict", blob.get("model"))
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
-    return model.eval().to(pick_device(device))
+    return read_network(model_path(name_or_path), TransformerNet, device=device)
 
 
 def model_train_config(name_or_path) -> TrainConfig | None:

@@ -14,19 +14,17 @@ images, with Adam on random crops. Model files and inference are :mod:`vstlib.jo
   contribute every n-th frame, decoded once. The offline default
   (:func:`default_training_sources`) is the registry's clips (their last two seconds held aside
   for evaluation) and scikit-image's photos.
-* **Checkpoints** every ``checkpoint_every`` steps and at the end, written atomically
-  (temporary file, then rename): model, optimizer, step, loss history. Starting the same
-  training again in the same folder resumes from the last checkpoint, also after ``kill -9``.
-  The crops of step ``s`` come from a generator seeded by ``(seed, s)``, so a resumed run
-  draws exactly the batches an uninterrupted one would have.
+* **Training** (:func:`train`) runs vstlib's one training loop, :func:`vstlib.training.train_network`:
+  checkpoints every ``checkpoint_every`` steps and at the end, written atomically (temporary
+  file, then rename): model, optimizer, step, loss history. Starting the same training again
+  in the same folder resumes from the last checkpoint, also after ``kill -9``. The crops of
+  step ``s`` come from a generator seeded by ``(seed, s)``, so a resumed run draws exactly the
+  batches an uninterrupted one would have.
 """
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,14 +33,15 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .errors import VstError
-from .johnson import FORMAT, _atomic_save
+from .johnson import FORMAT
 from .losses import ContentLoss, PerceptualLoss, TotalVariationLoss, make_style_loss
 from .methods.johnson import TrainConfig
+from .training import CHECKPOINT, TrainResult, plot_training_losses, train_network  # noqa: F401 - re-exported
+from .training import save_checkpoint as _save_checkpoint
 from .transformer_net import TransformerNet
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v", ".avi", ".webm")
-CHECKPOINT = "checkpoint.pt"
 
 # ------------------------------------------------------------------------------------------
 # Training data
@@ -180,16 +179,6 @@ def holdout_frame(max_side: int | None = None) -> np.ndarray:
 # ------------------------------------------------------------------------------------------
 
 
-@dataclass
-class TrainResult:
-    model: TransformerNet
-    steps: int  # steps done in total (resumed ones included)
-    resumed_from: int  # the step the run started at (0: a fresh run)
-    losses: dict[str, list[float]] = field(default_factory=dict)  # per step: total, content, style, tv
-    seconds: float = 0.0  # wall time of this run's steps
-    folder: Path | None = None
-
-
 def perceptual_objective(config: TrainConfig, style: Tensor, device) -> PerceptualLoss:
     """The training loss: content + style (Gram or W2) + TV over VGG19, style targets set from
     the style image resized to the crop's pixel count (times style_scale^2)."""
@@ -214,131 +203,36 @@ def train(style: Tensor, config: TrainConfig, data: TrainingImages, folder, devi
     ``folder`` holds ``checkpoint.pt`` (resumed from when present and made with the same
     settings), ``losses.csv`` and ``loss_curve.png``. ``max_seconds`` stops early at the next
     checkpoint after that much time (a time budget; run again to continue).
-    ``on_step(step, losses)`` is called after every step.
+    ``on_step(step, losses)`` is called after every step. The loop is
+    :func:`vstlib.training.train_network`; this function gives it the network, the batches of
+    crops and the loss of a step.
     """
-    from .utils import pick_device, progress_bar
+    from .utils import pick_device
 
     dev = pick_device(device)
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     model = TransformerNet(config.norm, config.width).to(dev)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    losses: dict[str, list[float]] = {"total": [], "content": [], "style": [], "tv": [], "pixel": []}
-    start = 0
-    ckpt_path = folder / CHECKPOINT
-    if ckpt_path.is_file():
-        ckpt = torch.load(ckpt_path, map_location=dev, weights_only=True)
-        old = TrainConfig(**_tuples(ckpt["train_config"]))
-        if not old.defines_the_same_network(config):
-            raise VstError(f"'{ckpt_path}' was made with other settings; choose another folder, or delete it to "
-                           f"start over")
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        losses.update({k: list(v) for k, v in ckpt["losses"].items()})
-        start = int(ckpt["step"])
-    objective = perceptual_objective(config, style, dev)
-    content_loss = objective.losses["content"]
-    model.train()
 
-    result = TrainResult(model=model, steps=start, resumed_from=start, losses=losses, folder=folder)
-    t0 = time.perf_counter()
-    bar = progress_bar(total=config.steps, initial=start, desc="train johnson", unit="step", disable=not progress)
-    try:
-        for step in range(start, config.steps):
-            rng = np.random.default_rng([config.seed, step])  # the same batch whether resumed or not
-            batch = data.batch(rng, config.batch, config.crop).to(dev)
+    def make_step():
+        objective = perceptual_objective(config, style, dev)
+        content_loss = objective.losses["content"]
+
+        def step_losses(model, batch, step):
+            batch = batch.to(dev)
             out = model(batch)
             if step < config.warmup_steps:  # learn to reproduce the input first (no VGG: cheap)
-                parts = {"pixel": F.mse_loss(out, batch)}
-            else:
-                with torch.no_grad():
-                    content_loss.set_target(objective.features(batch, content_loss.layers))
-                parts = objective.parts(out)
-            total = sum(parts.values())
-            optimizer.zero_grad(set_to_none=True)
-            total.backward()
-            optimizer.step()
-            values = {"total": total.item()} | {k: float(parts[k].detach()) if k in parts else 0.0
-                                                for k in ("content", "style", "tv", "pixel")}
-            if not math.isfinite(values["total"]):
-                raise FloatingPointError(f"training loss became {values['total']} at step {step + 1}; "
-                                         f"lower the learning rate or the weights")
-            for k, v in values.items():
-                losses[k].append(v)
-            result.steps = step + 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{values['total']:.4g}", refresh=False)
-            if on_step is not None:
-                on_step(step + 1, values)
-            last = step + 1 == config.steps
-            if (step + 1) % config.checkpoint_every == 0 or last:
-                save_checkpoint(folder, model, optimizer, config, step + 1, losses)
-                if max_seconds is not None and time.perf_counter() - t0 > max_seconds and not last:
-                    break
-    finally:
-        bar.close()
-        result.seconds = time.perf_counter() - t0
-    model.eval()
-    return result
+                return {"pixel": F.mse_loss(out, batch)}
+            with torch.no_grad():
+                content_loss.set_target(objective.features(batch, content_loss.layers))
+            return objective.parts(out)
 
+        return step_losses
 
-def _tuples(d: dict) -> dict:
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+    return train_network(model, config, make_step, lambda rng: data.batch(rng, config.batch, config.crop), folder,
+                         FORMAT, ("content", "style", "tv", "pixel"), dev, progress, max_seconds, on_step,
+                         desc="train johnson")
 
 
 def save_checkpoint(folder: Path, model, optimizer, config: TrainConfig, step: int, losses: dict) -> None:
-    """Checkpoint, loss table and loss plot, each written atomically."""
-    _atomic_save({"format": FORMAT, "step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                  "net_config": model.config(), "train_config": config.to_dict(), "losses": losses}, folder / CHECKPOINT)
-    names = ("total", "content", "style", "tv", "pixel")
-    rows = [",".join(("step",) + names)] + [
-        ",".join([str(i + 1)] + [f"{losses[k][i]:.6g}" if i < len(losses.get(k, [])) else "0" for k in names])
-        for i in range(len(losses["total"]))]
-    from .io import atomic_path
-
-    with atomic_path(folder / "losses.csv") as tmp:
-        tmp.write_text("\n".join(rows) + "\n")
-    plot_training_losses(losses, folder / "loss_curve.png")
-
-
-def plot_training_losses(losses: dict, path: Path | None = None, smooth: int = 25):
-    """Loss per step (light) and its running mean over ``smooth`` steps, per term; log scale.
-
-    Without ``path`` the figure is made through pyplot, so Jupyter's inline backend shows it.
-    With ``path`` it is only written there (atomically): drawn on a plain
-    :class:`matplotlib.figure.Figure`, without pyplot, so training inside a notebook neither
-    switches the kernel's backend (which would blank every later figure) nor leaves an open figure.
-    """
-    if path is None:
-        import matplotlib.pyplot as plt
-
-        fig = plt.figure(figsize=(5.5, 3.3))
-    else:
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(5.5, 3.3))
-    ax = fig.add_subplot()
-    for name in ("total", "content", "style", "tv", "pixel"):
-        values = np.asarray(losses.get(name, []), dtype=float)
-        if values.size == 0 or not np.any(values > 0):
-            continue
-        steps = np.arange(1, values.size + 1)
-        keep = values > 0  # a term is 0 where it is not used (the warm-up has only the pixel term)
-        line, = ax.plot(steps[keep], values[keep], alpha=0.25, linewidth=0.8)
-        k = min(smooth, int(keep.sum()))
-        mean = np.convolve(values[keep], np.ones(k) / k, mode="valid")
-        ax.plot(steps[keep][k - 1:], mean, color=line.get_color(), label=name)
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend()
-    ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    if path is not None:
-        from .io import atomic_path
-
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=100)
-    return fig
+    """Checkpoint, loss table and loss plot, each written atomically (:func:`vstlib.training.save_checkpoint`)."""
+    _save_checkpoint(folder, model, optimizer, config, step, losses, FORMAT)

@@ -15,7 +15,7 @@ stays fast.
 >>> get("nope")
 Traceback (most recent call last):
 ...
-vstlib.errors.VstError: unknown method 'nope'; choose one of none, gatys, ruder, johnson, arbitrary, multistyle
+vstlib.errors.VstError: unknown method 'nope'; choose one of none, gatys, ruder, johnson, arbitrary, multistyle, reconet
 """
 
 from __future__ import annotations
@@ -25,5 +25,6 @@ from .base import FrameItem, Method, Session, get, methods, names, register  # n
 # One line per method: importing a module registers it (in this order in help texts).
 from . import none, gatys, ruder, johnson  # noqa: E402,F401
 from . import arbitrary, multistyle  # noqa: E402,F401
+from . import reconet  # noqa: E402,F401
 
 __all__ = ["FrameItem", "Method", "Session", "get", "methods", "names", "register"]

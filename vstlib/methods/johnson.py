@@ -170,31 +170,52 @@ class Johnson(Method):
     style_kind = "model"
     native_resolution = True
 
+    TrainConfig = TrainConfig  # what `vst train --arch johnson` takes (a method without it is not trainable)
+
+    def train_model(self, style, config, data, folder, exclude=(), device=None, progress=True):
+        """``vst train``: train on ``data`` (paths; None: the sample clips and photos) into
+        ``folder`` (resumes); returns (TrainResult, description of the data)."""
+        from ..johnson_train import HOLDOUT_SECONDS, TrainingImages, default_training_sources, train
+
+        if data:
+            images = TrainingImages(data, exclude=exclude)
+        else:
+            images = TrainingImages(default_training_sources(), exclude_last_seconds=HOLDOUT_SECONDS)
+        return train(style, config, images, folder, device=device, progress=progress), images.described
+
+    def export_model(self, model, path, config, info):
+        return self._model_files().export_model(model, path, config, info)
+
+    @staticmethod
+    def _model_files():
+        """The module with this method's ``model_path``, ``shipped_models``, ``load_model`` and
+        ``SHIPPED_HINT`` (a subclass running another network overrides this)."""
+        from .. import johnson
+
+        return johnson
+
     def coerce_config(self, config):
         if isinstance(config, str):  # a model name or path
-            return JohnsonConfig(model=config)
+            return self.Config(model=config)
         if config is not None and hasattr(config, "__fspath__"):
-            return JohnsonConfig(model=str(config))
+            return self.Config(model=str(config))
         return super().coerce_config(config)
 
     def resolve_styles(self, config, styles):
-        from ..johnson import model_path, shipped_models
-
+        files = self._model_files()
         if config.model is not None:
             styles = [config.model]
         if not styles:
-            raise VstError(f"method johnson needs a model: --model NAME|PATH (shipped: {', '.join(shipped_models())})")
+            raise VstError(f"method {self.name} needs a model: --model NAME|PATH ({files.SHIPPED_HINT()})")
         for s in styles:
-            model_path(s)  # one clear line if it does not exist
+            files.model_path(s)  # one clear line if it does not exist
         return [str(s) for s in styles]
 
     def style_key(self, config, styles):
-        from ..johnson import model_path
         from ..runner import fingerprint_file
 
-        return [fingerprint_file(model_path(s)) for s in styles]
+        return [fingerprint_file(self._model_files().model_path(s)) for s in styles]
 
     def prepare(self, config, styles, device, workdir=None):
-        from ..johnson import load_model
-
+        load_model = self._model_files().load_model
         return NetworkFrames([load_model(s, device) for s in styles], config, device)
