@@ -312,8 +312,8 @@ def _assert_nothing_written(folder: Path, allowed=()) -> None:
 
 
 def test_unknown_method(bbb_path, style_path, tmp_path):
-    with pytest.raises(VstError, match="unknown method 'reconet'.*gatys.*ruder.*johnson"):
-        stylize_video(bbb_path, style_path, tmp_path / "o.mp4", "reconet", TINY, max_side=32, duration=0.1)
+    with pytest.raises(VstError, match="unknown method 'nosuchmethod'.*gatys.*ruder.*johnson"):
+        stylize_video(bbb_path, style_path, tmp_path / "o.mp4", "nosuchmethod", TINY, max_side=32, duration=0.1)
     with pytest.raises(VstError, match="johnson.*JohnsonConfig"):  # a Gatys config for the network
         stylize_video(bbb_path, style_path, tmp_path / "o.mp4", "johnson", TINY, max_side=32, duration=0.1)
     _assert_nothing_written(tmp_path)
