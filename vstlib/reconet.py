@@ -279,7 +279,7 @@ def shipped_models() -> list[str]:
 def SHIPPED_HINT() -> str:  # noqa: N802 - the name vstlib.methods.johnson.Johnson reads
     names = shipped_models()
     if names:
-        return f"shipped: {', '.join(names)}"
+        return f"shipped: {', '.join(names)}; train more with `{TRAIN_COMMAND}`"
     return f"no ReCoNet model is shipped yet: train one with `{TRAIN_COMMAND} --style STYLE -o MODEL.pth`"
 
 
@@ -288,7 +288,8 @@ def model_path(name_or_path) -> Path:
     from .johnson import find_model
 
     names = shipped_models()
-    missing = (f"give a .pth file or one of the shipped ReCoNet models: {', '.join(names)}" if names else
+    missing = (f"give a .pth file, one of the shipped ReCoNet models ({', '.join(names)}), or train one with "
+               f"`{TRAIN_COMMAND}`" if names else
                f"give a .pth file; {SHIPPED_HINT()}")
     return find_model(name_or_path, MODELS_FOLDER, missing)
 
@@ -302,10 +303,45 @@ def load_model(name_or_path, device=None) -> ReCoNet:
 
 
 def export_model(model: ReCoNet, path, config=None, info: dict | None = None) -> Path:
-    """Write a ReCoNet model file: float16 weights and settings (:func:`vstlib.johnson.export_model`)."""
+    """Write a ReCoNet model file: float16 weights and settings (:func:`vstlib.johnson.export_model`).
+    A Johnson network fine-tuned with the temporal losses (``init``) is written as the Johnson
+    model it still is (``--method johnson``)."""
     from .johnson import export_model as export
 
-    return export(model, path, config, info, format=FORMAT)
+    return export(model, path, config, info, format=_format_of(model))
+
+
+def _format_of(model) -> str:
+    from . import johnson
+    from .transformer_net import TransformerNet
+
+    return johnson.FORMAT if isinstance(model, TransformerNet) else FORMAT
+
+
+def initial_network(init, device=None) -> nn.Module:
+    """The network a training starts from: ``init`` is a model file or training checkpoint, or a
+    shipped name, of a ReCoNet or of a Johnson network (:class:`~vstlib.transformer_net.TransformerNet`,
+    which has ``forward_with_features`` too). Loaded with ``weights_only=True``; float32."""
+    from . import johnson
+    from .errors import VstError
+    from .transformer_net import TransformerNet
+
+    path = Path(init)
+    if not path.is_file():
+        if str(init) in shipped_models():
+            path = model_path(init)
+        elif str(init) in johnson.shipped_models():
+            path = johnson.model_path(init)
+        else:
+            raise VstError(f"--init '{init}' is neither a model file nor a shipped model (ReCoNet: "
+                           f"{', '.join(shipped_models()) or 'none'}; Johnson: {', '.join(johnson.shipped_models())})")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise VstError(f"cannot read --init model '{path}': {type(err).__name__}") from None
+    if isinstance(blob, dict) and blob.get("format") == johnson.FORMAT:
+        return johnson.read_network(path, TransformerNet, device=device)
+    return johnson.read_network(path, ReCoNet, FORMAT, "ReCoNet or Johnson", TRAIN_COMMAND, device)
 
 
 # ------------------------------------------------------------------------------------------
@@ -362,7 +398,8 @@ def train(style: Tensor, config, data, folder, device=None, progress: bool = Tru
     :class:`~vstlib.training.FramePairs` (or, without temporal losses, any source with a
     ``batch(rng, size, crop)`` method, e.g. :class:`~vstlib.johnson_train.TrainingImages`).
     Checkpoints, resume and loss curves as :func:`vstlib.training.train_network`; returns its
-    :class:`~vstlib.training.TrainResult`."""
+    :class:`~vstlib.training.TrainResult`. With ``config.init`` training starts from that model's
+    weights (:func:`initial_network`; a Johnson network stays one, checkpoints in Johnson's format)."""
     from .errors import VstError
     from .training import PairBatch, train_network
     from .utils import pick_device
@@ -372,7 +409,8 @@ def train(style: Tensor, config, data, folder, device=None, progress: bool = Tru
                        "to 0 to train on single images")
     dev = pick_device(device)
     torch.manual_seed(config.seed)
-    model = ReCoNet(config.width, config.norm).to(dev)
+    init = getattr(config, "init", None)
+    model = ReCoNet(config.width, config.norm).to(dev) if init is None else initial_network(init, dev)
     return train_network(model, config, lambda: make_step(config, style, dev),
-                         lambda rng: data.batch(rng, config.batch, config.crop), folder, FORMAT, LOSS_NAMES, dev,
-                         progress, max_seconds, on_step, desc="train reconet")
+                         lambda rng: data.batch(rng, config.batch, config.crop), folder, _format_of(model),
+                         LOSS_NAMES, dev, progress, max_seconds, on_step, desc="train reconet")

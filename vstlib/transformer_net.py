@@ -148,13 +148,27 @@ class TransformerNet(nn.Module):
         """The constructor arguments (stored in checkpoints)."""
         return {"norm": self.norm, "width": self.width, "residual_blocks": self.residual_blocks}
 
-    def forward(self, image: Tensor) -> Tensor:
+    def forward_with_features(self, image: Tensor) -> tuple[Tensor, Tensor]:
+        """The output and the feature map F after the residual blocks [B, 4 width, ceil(H/4), ceil(W/4)]:
+        what ReCoNet's feature-map temporal loss constrains (fine-tuning with
+        :func:`vstlib.reconet.train`'s ``init``).
+
+        >>> net = TransformerNet("instance", 8).eval()
+        >>> x = torch.rand(1, 3, 30, 41)
+        >>> with torch.no_grad():
+        ...     out, feats = net.forward_with_features(x)
+        >>> tuple(out.shape), tuple(feats.shape), bool(torch.equal(out, net(x)))
+        ((1, 3, 30, 41), (1, 32, 8, 11), True)
+        """
         h, w = image.shape[-2:]
         pad_h, pad_w = (-h) % 4, (-w) % 4  # two stride-2 stages: sizes must divide by 4
         x = F.pad(image, (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else image
-        y = self.decoder(self.residuals(self.encoder(x)))
-        y = 0.5 * (torch.tanh(y) + 1.0)  # Johnson et al.'s scaled tanh, to [0, 1]
-        return y[..., :h, :w] if pad_h or pad_w else y
+        features = self.residuals(self.encoder(x))
+        y = 0.5 * (torch.tanh(self.decoder(features)) + 1.0)  # Johnson et al.'s scaled tanh, to [0, 1]
+        return (y[..., :h, :w] if pad_h or pad_w else y), features
+
+    def forward(self, image: Tensor) -> Tensor:
+        return self.forward_with_features(image)[0]
 
 
 def fold_upsampling(model: TransformerNet) -> TransformerNet:

@@ -52,6 +52,10 @@ class ReconetTrainConfig(TrainConfig):
     luminance: bool = option(True, "the output temporal loss lets each channel change with the input's luminance")
     flow: str = option("deepflow", "optical flow of the training pairs (computed once, cached)",
                        choices=FLOW_BACKENDS)
+    init: str | None = option(None, "start from the weights of a model file or checkpoint (fine-tuning): a ReCoNet, "
+                              "or a Johnson network (kept as it is: the result is a Johnson model file, "
+                              "--method johnson); the network's size then comes from it", kind=str,
+                              metavar="MODEL")
 
     @property
     def temporal(self) -> bool:
