@@ -496,3 +496,15 @@ def test_demo_with_the_arbitrary_method(capsys, workdir):
     assert code == 0, err
     assert f"wrote {workdir / 'arb.mp4'} (640x360, 3 frames at 24 fps" in out
     assert probe_video(workdir / "arb.mp4").has_audio
+
+
+def test_demo_picks_a_model_the_network_method_ships(capsys, workdir):
+    """ReCoNet ships no width-16 Starry Night: the demo takes its model of the demo painting."""
+    from vstlib import methods
+
+    assert cli._demo_model(methods.get("johnson"), None, "starry_night_vangogh") == cli.DEMO_MODEL
+    assert cli._demo_model(methods.get("reconet"), None, "starry_night_vangogh") == "starry_night_vangogh"
+    assert cli._demo_model(methods.get("reconet"), "mine.pth", "starry_night_vangogh") == "mine.pth"
+    code, out, err = run_main(capsys, "demo", "--method", "reconet", "--duration", "0.125", "-q", "-o", "r.mp4")
+    assert code == 0, err
+    assert f"wrote {workdir / 'r.mp4'} (640x360, 3 frames at 24 fps" in out

@@ -132,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--method", "-m", default=DEMO_METHOD, choices=[m.name for m in methods.methods()
                                                                    if m.native_resolution and m.style_kind != "none"],
                    help=f"a one-pass method (default {DEMO_METHOD}; arbitrary takes any painting and runs faster)")
-    d.add_argument("--model", default=DEMO_MODEL, help=f"a shipped model (`vst models`) (default {DEMO_MODEL})")
+    d.add_argument("--model", help=f"a shipped model (`vst models`) (default {DEMO_MODEL} where the method ships it, "
+                                   "else its model of the --style painting)")
     d.add_argument("--style", "-s", default=DEMO_STYLE,
                    help=f"methods that take a painting (arbitrary): its path or a sample name (default {DEMO_STYLE})")
     d.add_argument("--duration", type=float, default=DEMO_SECONDS, metavar="SEC",
@@ -341,6 +342,20 @@ def _stylize(args, input_path: Path) -> int:
     return 0
 
 
+def _demo_model(method, model: str | None, painting: str) -> str:
+    """The network the demo runs: ``model`` when given, else :data:`DEMO_MODEL` (the fastest) if
+    ``method`` ships it, else the method's model named after the demo painting (e.g. ReCoNet's)."""
+    if model:
+        return model
+    for name in (DEMO_MODEL, painting):
+        try:
+            method.resolve_styles(method.default_config(), [name])
+            return name
+        except VstError:
+            continue
+    return DEMO_MODEL  # the run then says in one line which models there are
+
+
 def _demo(args) -> int:
     from . import data
     from .runner import stylize_video
@@ -348,7 +363,7 @@ def _demo(args) -> int:
     t0 = time.perf_counter()
     clip = data.fetch(DEMO_CLIP)
     method = methods.get(args.method)
-    style = args.model if method.style_kind == "model" else args.style
+    style = _demo_model(method, args.model, args.style) if method.style_kind == "model" else args.style
     result = stylize_video(clip, [style], args.output, method.name, duration=args.duration, device=args.device,
                            progress=not args.quiet)
     print(f"wrote {args.output.resolve()} ({result.width}x{result.height}, {result.n_frames} frames at "
