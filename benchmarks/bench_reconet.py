@@ -326,27 +326,11 @@ def score(inputs, outputs, flows, style, judge_cfgs, every: int = 4) -> dict:
     return row
 
 
-class Capture:
-    """Post step keeping the exact outputs (uint8, before H.264)."""
-
-    def __init__(self):
-        self.frames: list[np.ndarray] = []
-
-    def __call__(self, image, item):
-        from vstlib.io import to_array
-
-        self.frames.append(to_array(image))
-        return image
-
-    def __repr__(self) -> str:
-        return "Capture()"
-
-
 def optimization_methods(args, clip_name: str, size, n: int) -> dict:
     """Per-frame Gatys and Ruder on the first ``n`` held-aside frames at ``size`` (exact outputs)."""
     from vstlib.gatys import GatysConfig
     from vstlib.methods.ruder import RuderConfig
-    from vstlib.runner import stylize_video
+    from vstlib.runner import KeepOutputs, stylize_video
 
     _, first, fps = held_aside(clip_name, 1, size)
     gatys = GatysConfig(iters=args.gatys_iters)
@@ -354,7 +338,7 @@ def optimization_methods(args, clip_name: str, size, n: int) -> dict:
                "Ruder": ("ruder", RuderConfig(gatys=gatys, frame_iters=max(1, args.gatys_iters // 3)))}
     out = {}
     for label, (method, cfg) in configs.items():
-        cap = Capture()
+        cap = KeepOutputs()
         t0 = time.perf_counter()
         res = stylize_video(vdata.fetch(clip_name), vdata.resolve(STYLE, "style"),
                             args.out / f"{Path(clip_name).stem}_{method}.mp4", method, cfg, size=size,

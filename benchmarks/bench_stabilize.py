@@ -55,7 +55,7 @@ from vstlib.flow import clip_pairs, compute_flows, occlusion_mask  # noqa: E402
 from vstlib.io import read_frames, to_array  # noqa: E402
 from vstlib.methods.base import FrameItem  # noqa: E402
 from vstlib.metrics import temporal_errors  # noqa: E402
-from vstlib.runner import stylize_video  # noqa: E402
+from vstlib.runner import KeepOutputs, stylize_video  # noqa: E402
 from vstlib.stabilize import Stabilizer  # noqa: E402
 
 # Cut-free stretches (start second), as in bench_temporal.py; both clips are 24 fps.
@@ -88,20 +88,6 @@ def parse_args(argv=None):
         args.seconds, args.max_side, args.repeats = 0.5, 160, 1
         args.out = REPO / "benchmarks" / "out" / "quick" / "stabilize"
     return args
-
-
-class Capture:
-    """Post step keeping the exact outputs (uint8, before H.264)."""
-
-    def __init__(self):
-        self.frames: list[np.ndarray] = []
-
-    def __call__(self, image, item):
-        self.frames.append(to_array(image))
-        return image
-
-    def __repr__(self) -> str:
-        return "Capture()"
 
 
 def own_cost(inputs, outputs, strength: float, flow: str) -> tuple[float, list[np.ndarray], list[np.ndarray]]:
@@ -149,7 +135,7 @@ def run_clip(name: str, method: str, args) -> dict:
                   device=args.device, progress=False, stabilize=0.5, stabilize_flow=args.flow, **size)
     for r in range(args.repeats):
         for s in STRENGTHS:
-            cap = Capture()
+            cap = KeepOutputs()
             out = args.out / f"{name}_{method}_s{s:g}.mp4"
             for leftover in out.parent.glob(f".{out.name}.vst-*"):  # an interrupted earlier run would be resumed
                 shutil.rmtree(leftover)

@@ -70,17 +70,6 @@ def two_frame_parts(monkeypatch):
     monkeypatch.setattr(runner, "PART_SECONDS", 2 / 24)
 
 
-class Capture:
-    """A post step that keeps the exact outputs (before H.264)."""
-
-    def __init__(self):
-        self.frames = []
-
-    def __call__(self, image, item):
-        self.frames.append(to_array(image))
-        return image
-
-
 # --------------------------------------------------------------------------------------------
 # The real thing, tiny
 # --------------------------------------------------------------------------------------------
@@ -89,7 +78,7 @@ class Capture:
 def test_stylize_video_writes_mp4_with_audio_and_flickers(bbb_path, style_path, tmp_path):
     out = tmp_path / "out.mp4"
     n = 6  # 0.25 s at 24 fps
-    capture = Capture()
+    capture = runner.KeepOutputs()
     result = stylize_video(bbb_path, style_path, out, "gatys", TINY, max_side=MAX_SIDE, start=3.0, duration=0.25,
                            device="cpu", keep_cache=True, progress=False, post_steps=[capture])
     assert result.output == out and result.n_frames == n and result.fps == 24 and result.resumed_frames == 0
@@ -127,7 +116,7 @@ def test_stylize_video_writes_mp4_with_audio_and_flickers(bbb_path, style_path, 
 def test_start_and_every(bbb_path, style_path, tmp_path, monkeypatch):
     fake = FakeStylizer().install(monkeypatch)
     out = tmp_path / "every2.mp4"
-    capture = Capture()
+    capture = runner.KeepOutputs()
     result = stylize_video(bbb_path, style_path, out, config=TINY, max_side=MAX_SIDE, start=1.0, duration=0.25,
                            every=2, device="cpu", progress=False, post_steps=[capture])
     # frames 24, 26, 28 of the source; fps halved

@@ -240,6 +240,31 @@ def colour_steps(mode: str, method, styles: list, stats):
     return styles, None, lambda out, item: color.match_color_to_stats(out, stats.mean, stats.cov)
 
 
+class KeepOutputs:
+    """A post step that keeps every output as it leaves the method and the post steps before it,
+    exactly (uint8 [H, W, 3], before H.264), in order in :attr:`frames`: for measuring what a run
+    wrote without decoding it again (benchmarks, tests).
+
+    >>> import torch
+    >>> keep = KeepOutputs()
+    >>> out = keep(torch.ones(1, 3, 2, 2), None)
+    >>> keep.frames[0].shape, int(keep.frames[0].max())
+    ((2, 2, 3), 255)
+    """
+
+    def __init__(self):
+        self.frames: list = []
+
+    def __call__(self, image, item):
+        from .io import to_array
+
+        self.frames.append(to_array(image))
+        return image
+
+    def __repr__(self) -> str:  # the resume key names the post steps: the same for every instance
+        return "KeepOutputs()"
+
+
 def _stabilizer(strength: float, flow: str) -> list:
     """The temporal stabilization post step (:mod:`vstlib.stabilize`), when asked for. Any method
     may use it: it only reads the outputs and the input frames (for a sequential method such as
