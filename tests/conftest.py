@@ -75,3 +75,13 @@ def workdir(tmp_path, monkeypatch, data_dir) -> Path:
     work.mkdir()
     monkeypatch.chdir(work)
     return work
+
+
+@pytest.fixture(scope="module")
+def style():
+    """A small striped painting for training tests (one per test module; test_ruder.py has its own)."""
+    g = torch.Generator().manual_seed(3)
+    stripes = torch.zeros(1, 3, 48, 48)
+    stripes[:, 0, :, ::6] = 0.9
+    stripes[:, 2, ::5] = 0.7
+    return (stripes + 0.1 * torch.rand(1, 3, 48, 48, generator=g)).clamp(0, 1)

@@ -116,15 +116,6 @@ def test_bad_settings_are_one_line_errors():
 
 
 @pytest.fixture(scope="module")
-def style():
-    g = torch.Generator().manual_seed(3)
-    stripes = torch.zeros(1, 3, 48, 48)
-    stripes[:, 0, :, ::6] = 0.9
-    stripes[:, 2, ::5] = 0.7
-    return (stripes + 0.1 * torch.rand(1, 3, 48, 48, generator=g)).clamp(0, 1)
-
-
-@pytest.fixture(scope="module")
 def images():
     rng = np.random.default_rng(0)
     return TrainingImages([rng.integers(0, 256, (40 + 4 * i, 56, 3), dtype=np.uint8) for i in range(4)])

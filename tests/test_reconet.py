@@ -225,15 +225,6 @@ def test_sintel_pairs_have_ground_truth_flow(clip, tmp_path, data_dir):
         assert err < 0.5 * still  # the ground truth aligns frame f+1 onto frame f
 
 
-@pytest.fixture(scope="module")
-def style():
-    g = torch.Generator().manual_seed(3)
-    stripes = torch.zeros(1, 3, 48, 48)
-    stripes[:, 0, :, ::6] = 0.9
-    stripes[:, 2, ::5] = 0.7
-    return (stripes + 0.1 * torch.rand(1, 3, 48, 48, generator=g)).clamp(0, 1)
-
-
 def test_training_on_pairs_checkpoints_and_resumes(style, pairs, tmp_path):
     whole = reconet.train(style, TINY, pairs, tmp_path / "whole", progress=False)
     assert whole.steps == 3 and (tmp_path / "whole" / "checkpoint.pt").is_file()
