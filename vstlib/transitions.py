@@ -167,7 +167,12 @@ def compare_transition(frames: Tensor, style_a: Tensor, style_b: Tensor, weights
     pure_b = render([((1, 1.0),)] * n)
     wt = torch.tensor(w, dtype=pure_a.dtype)[:, None, None, None]
     pixel = (1 - wt) * pure_a + wt * pure_b  # what --mix-space pixel computes, from the same passes
-    embedding = render([((0, 1.0 - x), (1, x)) for x in w])  # one pass each, interpolated vectors
+    # Outside the fade the interpolated vector is one painting's: those frames are the pure renders.
+    embedding = torch.where(wt > 0, pure_b, pure_a)
+    inside = [i for i, x in enumerate(w) if 0 < x < 1]
+    if inside:  # one pass each with the interpolated vectors
+        items = [FrameItem(i, None, frames[i:i + 1], ((0, 1.0 - w[i]), (1, w[i]))) for i in inside]
+        embedding[inside] = torch.cat(list(session.run(items)))
     return Transition(w, pure_a, pure_b, pixel, embedding)
 
 
