@@ -415,6 +415,12 @@ def test_vst_train_init_option(tmp_path, workdir):
     proc = _vst("train", "--arch", "johnson", "--init", "starry_night_vangogh_w16", "--style", "udnie_picabia",
                 "-o", tmp_path / "m.pth")
     assert proc.returncode == 2 and "--init is not an option of --arch johnson" in proc.stderr
+    start = tmp_path / "start.pth"  # fine-tuning must not write over the model it starts from
+    start.write_bytes(reconet.model_path("starry_night_vangogh").read_bytes())
+    before = start.read_bytes()
+    proc = _vst("train", "--arch", "reconet", "--init", start, "--style", "udnie_picabia", "-o", start)
+    assert proc.returncode == 2 and "is the input file" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert start.read_bytes() == before
 
 
 def test_the_shipped_model_loads_and_runs_as_the_method(clip, tmp_path):

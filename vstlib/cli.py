@@ -382,7 +382,6 @@ def _train(args) -> int:
         raise VstError(f"model output '{out}' must end in .pth")
     from .runner import check_output_path
 
-    check_output_path(out, [], (".pth",), "a model")
     style = load_style(data.resolve(args.style, "style"))
     m = methods.get(args.arch)
     every = set().union(*(flags_of(k.TrainConfig) for k in methods.methods() if getattr(k, "TrainConfig", None)))
@@ -390,6 +389,8 @@ def _train(args) -> int:
     if foreign:
         raise VstError(f"{foreign[0]} is not an option of --arch {m.name}")
     config = config_from_args(m.TrainConfig, args)
+    init = getattr(config, "init", None)  # fine-tuning: the starting model is an input -o must not overwrite
+    check_output_path(out, [Path(init)] if init else [], (".pth",), "a model")
     work = args.work_dir or out.with_name(out.stem + ".train")
     result, described = m.train_model(style, config, args.data, work, exclude=[out, work], device=args.device,
                                       progress=not args.quiet)
