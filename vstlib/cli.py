@@ -121,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path,
                    help="output file (default: INPUT_STYLE_METHOD[_OPTIONS].mp4/.png in the current folder)")
     _run_options(p)
+    from .runner import RegionOptions
+
+    add_options(p.add_argument_group("foreground and background (videos): a style, a method or none per region"),
+                RegionOptions)
     _method_options(p)
 
     d = sub.add_parser("demo", help=f"stylize {DEMO_SECONDS:g} s of the sample clip with a shipped network",
@@ -179,6 +183,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="checkpoints, losses.csv, loss_curve.png (default: OUTPUT without .pth, plus .train)")
     t.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps or auto (default)")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    g = sub.add_parser("segment", help="write a video's foreground masks (to inspect, fix, and use with --segment "
+                                       "masks:PATH)",
+                       description="Segment every frame of a video into foreground and background and write the "
+                                   "masks as a grayscale video (255 = foreground) with the input's size and frame "
+                                   "count, or as numbered PNGs when -o has no video suffix. Fix them in any tool and "
+                                   "stylize with --segment masks:PATH.",
+                       epilog="examples:\n  vst segment clip.mp4 --backend person -o clip_masks.mp4\n"
+                              "  vst segment clip.mp4 --backend motion -o masks/\n"
+                              "  vst stylize clip.mp4 --method johnson --model starry_night_vangogh "
+                              "--segment masks:clip_masks.mp4 --fg-style none",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    g.add_argument("input", type=Path, help="video")
+    g.add_argument("--backend", "-b", default="person", metavar="BACKEND",
+                   help="person (default; offline), voc:CLASS[,CLASS], motion, motion:mog2, masks:PATH")
+    g.add_argument("-o", "--output", type=Path, help="mask video (.mp4) or folder (default: INPUT_masks.mp4)")
+    g.add_argument("--mask-stability", type=float, default=0.5, metavar="S",
+                   help="temporal smoothing along the optical flow, 0 = off (default 0.5)")
+    g.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps or auto (default)")
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     sub.add_parser("models", help="list the shipped networks (johnson models, arbitrary style, 26 styles)")
 
@@ -302,7 +326,7 @@ def _scheduled_styles(m, config, args, input_path: Path, video: bool, run: dict)
 
 def _stylize(args, input_path: Path) -> int:
     from .io import is_video_path
-    from .runner import stylize_image_file, stylize_video
+    from .runner import RegionOptions, stylize_image_file, stylize_video
 
     m = methods.get(args.method)
     video = is_video_path(input_path)
@@ -313,11 +337,24 @@ def _stylize(args, input_path: Path) -> int:
     run = {k[4:]: v for k, v in vars(args).items() if k.startswith("opt_") and k[4:] in
            ("max_side", "start", "duration", "every", "preserve_color", "device", "keep_cache", "stabilize",
             "stabilize_flow")}
+    regions = config_from_args(RegionOptions, args)
+    if not regions.active:
+        given = sorted(given_flags(args, set(flags_of(RegionOptions))) - {"--segment"})
+        if given:
+            raise VstError(f"{given[0]} needs --segment BACKEND (person, voc:CLASS, masks:PATH or motion)")
+        regions = None
+    elif not video:
+        raise VstError("--segment works on videos; for one image, run `vst stylize` twice and combine with a mask")
     styles, schedule, label = _scheduled_styles(m, config, args, input_path, video, run)
     if schedule is None:
         styles = m.resolve_styles(config, [] if style is None else [style])
         label = styles[0] if styles and m.style_kind == "image" else style
     output = args.output or _default_output(input_path, label, m, config, args, video)
+    if regions is not None and args.output is None:  # runs with other regions get other files
+        region = [regions.segment.split(":")[0], regions.edges] + [
+            f"{k}-{Path(str(v)).stem}" for k, v in (("fg", regions.fg_style), ("bg", regions.bg_style),
+                                                   ("fgm", regions.fg_method), ("bgm", regions.bg_method)) if v]
+        output = output.with_name(f"{output.stem}_{'_'.join(region)}{output.suffix}")
     if schedule is not None:
         from .runner import VIDEO_SUFFIXES, check_output_path
 
@@ -326,7 +363,7 @@ def _stylize(args, input_path: Path) -> int:
     t0 = time.perf_counter()
     if video:
         result = stylize_video(input_path, styles, output, m.name, config, size=args.size, cache_dir=args.cache_dir,
-                               progress=not args.quiet, **run)
+                               progress=not args.quiet, regions=regions, **run)
         resumed = f", {result.resumed_frames} resumed" if result.resumed_frames else ""
         cuts = f", restarted at {len(result.cuts)} shot cut(s)" if result.cuts else ""
         print(f"wrote {output} ({result.width}x{result.height}, {result.n_frames} frames at {result.fps:g} fps"
@@ -339,6 +376,28 @@ def _stylize(args, input_path: Path) -> int:
         loss = f", {result.iterations} iterations" if result.iterations is not None else ""
         loss += f", final loss {result.final_loss:.4g}" if result.final_loss is not None else ""
         print(f"wrote {output} ({result.width}x{result.height}{loss}) in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def _segment(args) -> int:
+    from .runner import RegionOptions
+    from .segment import segment_video
+
+    RegionOptions(segment=args.backend, mask_stability=args.mask_stability)  # one line per mistake
+    from .io import is_video_path
+    from .runner import VIDEO_SUFFIXES, check_output_path
+
+    input_path = _resolve_input(args.input)
+    output = args.output or Path(f"{input_path.stem}_masks.mp4")
+    if is_video_path(output) or output.resolve() == input_path.resolve():
+        check_output_path(output, [input_path], VIDEO_SUFFIXES, "a video")
+    elif output.exists() and not output.is_dir():
+        raise VstError(f"output '{output}' is a file; give a folder for PNG masks or a .mp4 name")
+    t0 = time.perf_counter()
+    # every frame, so mask i belongs to frame i of the input whatever part of it is stylized later
+    written = segment_video(input_path, output, args.backend, stabilize=args.mask_stability,
+                            device=None if args.device == "auto" else args.device, progress=not args.quiet)
+    print(f"wrote {written} in {time.perf_counter() - t0:.1f} s")
     return 0
 
 
@@ -492,6 +551,8 @@ def main(argv=None) -> int:
             return _train(args)
         if args.command == "models":
             return _models()
+        if args.command == "segment":
+            return _segment(args)
         return _stylize(args, _resolve_input(args.input))
     except VstError as err:
         print(f"vst: error: {err}", file=sys.stderr)

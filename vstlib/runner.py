@@ -83,6 +83,53 @@ class RunOptions:
         validate(self)
 
 
+# Foreground/background compositing (vstlib.composite): how the regions are joined, and inpainting.
+EDGES = ("strict", "feather", "blur", "resize")
+INPAINT_MODES = ("auto", "on", "off")
+
+
+@dataclass(frozen=True)
+class RegionOptions:
+    """How a video is split into foreground and background, and what each region gets.
+
+    A region's style and method default to the run's (``--style``, ``--method``); ``none`` keeps
+    the region unstylized. With a region method other than the run's, its style must be given
+    and its settings are that method's defaults."""
+
+    segment: str | None = option(None, "split each frame into foreground and background: person (MediaPipe "
+                                       "selfie segmentation, offline), voc:CLASS[,CLASS] (torchvision, e.g. "
+                                       "voc:dog,cat; downloads its weights once), masks:PATH (a mask video or "
+                                       "folder, 255 = foreground, e.g. from `vst segment`), motion or motion:mog2 "
+                                       "(static camera)", kind=str, metavar="BACKEND", default_text="off")
+    edges: str = option("feather", "how the regions are joined: strict (hard cut), feather (blurred mask), blur "
+                                   "(background stylized from a defocused frame), resize (the foreground's box is "
+                                   "stylized at the frame's size)", choices=EDGES)
+    feather: float = option(3.0, "feather/blur/resize: width of the soft edge (Gaussian sigma, pixels)", low=0,
+                            high=100, metavar="PX")
+    blur: float = option(4.0, "--edges blur: how much the background is defocused (Gaussian sigma, pixels)",
+                         low=0, high=100, metavar="PX")
+    fg_style: str | None = option(None, "the foreground's style (none: keep it as it is)", kind=str,
+                                  metavar="STYLE", default_text="--style")
+    bg_style: str | None = option(None, "the background's style (none: keep it as it is)", kind=str,
+                                  metavar="STYLE", default_text="--style")
+    fg_method: str | None = option(None, "the foreground's method", kind=str, metavar="METHOD",
+                                   default_text="--method")
+    bg_method: str | None = option(None, "the background's method", kind=str, metavar="METHOD",
+                                   default_text="--method")
+    inpaint: str = option("auto", "fill what the foreground hides before the background is stylized (auto: when "
+                                  "the two regions are stylized differently)", choices=INPAINT_MODES)
+    mask_stability: float = option(0.5, "temporal smoothing of the masks along the optical flow (0 = off)", low=0,
+                                   high=1, metavar="S")
+
+    def __post_init__(self):
+        validate(self)
+
+    @property
+    def active(self) -> bool:
+        return self.segment is not None
+
+
+
 @dataclass
 class VideoResult:
     output: Path
@@ -293,6 +340,20 @@ def _restore_state(session, posts, state: dict) -> None:
         step.load_state_dict(step_state)
 
 
+def _style_loader(preserve_color: str, stats):
+    """``load(method, resolved styles)`` -> what the method's ``prepare`` takes (paintings loaded,
+    recoloured for colour preservation like the run's own): for the regions' own styles."""
+
+    def load(method, styles):
+        if method.style_kind == "image":
+            from .gatys import load_style
+
+            styles = [s if hasattr(s, "detach") else load_style(s) for s in styles]
+        return colour_steps(preserve_color, method, styles, stats)[0]
+
+    return load
+
+
 def _original(item: FrameItem):
     from .io import to_tensor
 
@@ -326,6 +387,7 @@ def stylize_video(
     post_steps: Sequence[PostStep] = (),
     stabilize: float = 0.0,
     stabilize_flow: str = "dis",
+    regions=None,
 ) -> VideoResult:
     """Stylize a video file with any registered method and write ``output`` with the input's audio.
 
@@ -355,6 +417,9 @@ def stylize_video(
         stabilize / stabilize_flow: temporal stabilization strength in [0, 1] (0: off) and the
             flow it follows (:class:`vstlib.stabilize.Stabilizer`): a post step after colour
             preservation, before ``post_steps``; any method.
+        regions: a :class:`vstlib.composite.RegionOptions`: split every frame into foreground and
+            background (a mask backend), give each region its own style, method or none, and join
+            them (``edges``); any method that stylizes frame by frame.
     """
     from .io import probe_video
     from .utils import pick_device
@@ -390,6 +455,7 @@ def stylize_video(
            "preserve_color": preserve_color, "schedule": mixes_key,
            "post_steps": [getattr(s, "__qualname__", repr(s)) for s in post_steps],
            **({"stabilize": [float(stabilize), stabilize_flow]} if stabilize else {}),
+           **({"regions": dataclasses.asdict(regions)} if regions is not None and regions.active else {}),
            "part_seconds": PART_SECONDS}
     for volatile in ("flow_workers", "batch", "compile"):  # change how fast, not what comes out
         key["config"].pop(volatile, None)
@@ -415,7 +481,8 @@ def stylize_video(
         try:
             _run_parts(input, output, folder, m, config, styles, info, first, end, every, n_out, fps, (height, width),
                        dev, progress, preserve_color, schedule, n_styles,
-                       _stabilizer(stabilize, stabilize_flow) + list(post_steps), result)
+                       _stabilizer(stabilize, stabilize_flow) + list(post_steps), result,
+                       regions if regions is not None and regions.active else None)
         except BaseException:
             # An error before anything was finished leaves nothing behind; finished parts stay.
             if cache_dir is None and not any(folder.glob("part_*.mp4")):
@@ -469,7 +536,7 @@ def _finished_parts(folder: Path) -> list[tuple[int, int, Path]]:
 
 
 def _run_parts(input, output, folder, m, config, styles, info, first, end, every, n_out, fps, hw, dev, progress,
-               preserve_color, schedule, n_styles, post_steps, result) -> None:
+               preserve_color, schedule, n_styles, post_steps, result, regions=None) -> None:
     import torch
 
     from .color import color_stats
@@ -494,6 +561,11 @@ def _run_parts(input, output, folder, m, config, styles, info, first, end, every
     posts = ([colour_post] if colour_post else []) + post_steps
 
     session = m.prepare(config, styles, dev, folder)
+    if regions is not None:
+        from .composite import region_session
+
+        session = region_session(regions, m, config, session, _style_loader(preserve_color, stats), dev, video=input,
+                                 first=first, end=end, every=every, size=hw, workdir=folder)
     parts = _finished_parts(folder) if session.resumes_mid_clip else []
     if not session.resumes_mid_clip:
         for p in folder.glob("part_*"):
