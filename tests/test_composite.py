@@ -189,6 +189,8 @@ def test_fill_hidden_leaves_everything_outside_the_grown_hole():
 
 def test_a_session_that_needs_the_whole_clip_is_refused():
     class WholeClip(Session):
+        resumes_mid_clip = False
+
         def run(self, items):
             yield from ()
 

@@ -112,3 +112,13 @@ def test_a_region_method_without_its_style_is_one_line(clip, tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "--bg-method arbitrary needs its own style" in err and err.count("\n") == 1
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_ruder_single_pass_works_with_regions_and_multi_pass_is_refused(clip, tmp_path, capsys, one_torch_thread):
+    path, _ = clip
+    common = ["--method", "ruder", "--style", "udnie_picabia", "--iters", "1", "--frame-iters", "1", "--flow", "dis",
+              "--max-side", "48", "--duration", "0.2", "--segment", "motion", "--fg-style", "none", "-q"]
+    assert main(["stylize", str(path), *common, "-o", str(tmp_path / "one.mp4")]) == 0
+    assert probe_video(tmp_path / "one.mp4").n_frames == 5
+    assert main(["stylize", str(path), *common, "--passes", "2", "-o", str(tmp_path / "two.mp4")]) == 2
+    assert "use a single pass" in capsys.readouterr().err and not (tmp_path / "two.mp4").exists()

@@ -236,7 +236,9 @@ class RegionSession(Session):
         self.stabilizer = stabilizer
         sessions = [p.session for p in (fg, bg) if p.session is not None]
         for s in sessions:
-            if type(s).run is not Session.run:
+            # a session that does not resume mid-clip consumes the whole clip in its own run()
+            # (multi-pass Ruder): it cannot be handed one region's frames batch by batch
+            if not s.resumes_mid_clip:
                 raise VstError("--segment needs a method that stylizes frame by frame; this one runs over the whole "
                                "clip at once (e.g. ruder --passes > 1): use a single pass")
         self.batch_size = min([s.batch_size for s in sessions] or [1])
