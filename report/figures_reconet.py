@@ -10,7 +10,8 @@ the ablation that trains is benchmarks/bench_reconet.py (its numbers are in benc
                           'follow' with and without the luminance term (one colour scale)
     reconet_loss.pdf      the shipped ReCoNet's weighted loss terms per training step, from the
                           losses stored in its model file
-    reconet_numbers.tex   the \\Reco... macros quoted in the text
+    reconet_numbers.tex   the \\Reco... macros quoted in the text, including the measured ablation of
+                          benchmarks/bench_reconet.py as recorded in benchmarks/RESULTS.md (\\RecoAbl...)
 
 Full: 12 held-aside frames at 384x216, the luminance pair at 256 px (about a minute on a 2-core
 CPU); smoke: 4 frames at 64 px (seconds). The helpers (number formatting, atomic writes, device
@@ -19,6 +20,7 @@ description) are make_figures.py's.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +49,8 @@ class ReconetSettings:
     spotlight: float = 0.35  # added to R, G and B at the centre of the light (notebook 05)
     seed: int = 0
 
+
+RESULTS_MD = Path(__file__).resolve().parents[1] / "benchmarks" / "RESULTS.md"
 
 RECO_FULL = ReconetSettings(smoke=False)
 RECO_SMOKE = ReconetSettings(smoke=True, eval_frames=4, eval_side=64, pair_side=64)
@@ -226,6 +230,35 @@ def _window_mean(values, first: bool, k: int = 50) -> float:
     return float(v[:k].mean() if first else v[-k:].mean())
 
 
+def ablation_numbers(lambda_f: float, lambda_o: float, results_md: Path = RESULTS_MD) -> dict[str, str]:
+    """The measured ablation of benchmarks/bench_reconet.py (which trains; this script does not), read
+    from its fragment in benchmarks/RESULTS.md: the target (E_warp of arm B at most ``e`` times arm A's
+    at a style loss at most ``s`` times A's) and, for the temporal weights ``lambda_f, lambda_o`` (the
+    shipped model's), B / A of E_warp and of the style loss and whether the target was met (1 or 0).
+    The values are copied as the benchmark printed them, so the report quotes the recorded run.
+
+    >>> text = ("<!-- fragment:bench_reconet -->\\n**Target** E_warp(B) <= 0.5 E_warp(A) at style loss(B) <= 1.25 "
+    ...         "style loss(A) (means)\\n* lambda_f 50000, lambda_o 5e+06: E_warp B / A = **0.82**, style B / A = "
+    ...         "**1.11**: **not met**; C / C0: E_warp 0.75x, style 1.19x.\\n<!-- /fragment:bench_reconet -->")
+    >>> import tempfile; md = Path(tempfile.mkdtemp()) / "RESULTS.md"; _ = md.write_text(text)
+    >>> ablation_numbers(5e4, 5e6, md)
+    {'RecoAblTargetEwarp': '0.5', 'RecoAblTargetStyle': '1.25', 'RecoAblEwarp': '0.82', 'RecoAblStyle': '1.11', 'RecoAblMet': '0'}
+    """
+    text = results_md.read_text(encoding="utf-8") if results_md.is_file() else ""
+    start, end = text.find("<!-- fragment:bench_reconet -->"), text.find("<!-- /fragment:bench_reconet -->")
+    fragment = text[start:end] if 0 <= start < end else ""
+    target = re.search(r"E_warp\(B\) <= ([\d.]+) E_warp\(A\) at style loss\(B\) <= ([\d.]+)", fragment)
+    rows = re.findall(r"^\* lambda_f (\S+), lambda_o (\S+): E_warp B / A = \*\*([\d.]+)\*\*, "
+                      r"style B / A = \*\*([\d.]+)\*\*: (met|\*\*not met\*\*)", fragment, flags=re.M)
+    row = next((r for r in rows if float(r[0]) == float(lambda_f) and float(r[1]) == float(lambda_o)), None)
+    if target is None or row is None:
+        raise SystemExit(f"error: {results_md} has no bench_reconet result for lambda_f {lambda_f:g}, lambda_o "
+                         f"{lambda_o:g} (the shipped ReCoNet's weights); rerun `python benchmarks/run_all.py "
+                         "--only bench_reconet`, or `--render-only` if benchmarks/out/ holds its run")
+    return {"RecoAblTargetEwarp": target[1], "RecoAblTargetStyle": target[2], "RecoAblEwarp": row[2],
+            "RecoAblStyle": row[3], "RecoAblMet": "1" if row[4] == "met" else "0"}
+
+
 def numbers_tex(s: ReconetSettings, hd: dict, lu: dict, device_short: str) -> str:
     mf = _mf()
     res, cost = hd["res"], lu["cost"]
@@ -278,6 +311,9 @@ def numbers_tex(s: ReconetSettings, hd: dict, lu: dict, device_short: str) -> st
         "RecoDevice": mf.tex(device_short),
         "RecoSmokeNote": r" \emph{(smoke settings: these numbers are not meaningful)}" if s.smoke else "",
     }
+    # the recorded ablation at the shipped model's weights (benchmarks/RESULTS.md; no smoke version)
+    macros.update(ablation_numbers(float(cfg.get("feature_temporal_weight", float("nan"))),
+                                   float(cfg.get("output_temporal_weight", float("nan")))))
     return mf.macros_tex(macros)
 
 
