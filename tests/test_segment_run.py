@@ -122,3 +122,19 @@ def test_ruder_single_pass_works_with_regions_and_multi_pass_is_refused(clip, tm
     assert probe_video(tmp_path / "one.mp4").n_frames == 5
     assert main(["stylize", str(path), *common, "--passes", "2", "-o", str(tmp_path / "two.mp4")]) == 2
     assert "use a single pass" in capsys.readouterr().err and not (tmp_path / "two.mp4").exists()
+
+
+def test_png_masks_of_a_later_part_read_back_by_frame_number(clip, tmp_path):
+    from vstlib.segment import segment_video
+
+    path, _ = clip
+    whole = segment_video(path, tmp_path / "whole", "motion", stabilize=0, progress=False)
+    part = segment_video(path, tmp_path / "part", f"masks:{whole}", stabilize=0, start=4 / 24, progress=False)
+    assert sorted(p.name for p in part.iterdir())[0] == "mask_000004.png"
+    frames = torch.zeros(N - 4, 3, H, W)
+    assert torch.equal(make_segmenter(f"masks:{part}").masks(frames, range(4, N)),
+                       make_segmenter(f"masks:{whole}").masks(frames, range(4, N)))
+    with pytest.raises(Exception, match="no mask_000001"):
+        make_segmenter(f"masks:{part}").masks(torch.zeros(1, 3, H, W), [1])
+    with pytest.raises(Exception, match="drop --start"):
+        segment_video(path, tmp_path / "part.mp4", "motion", start=4 / 24, progress=False)

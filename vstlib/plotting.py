@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 __all__ = ["as_image", "show_images", "show_feature_maps", "plot_losses", "plot_frame_differences", "plot_style_space", "plot_transition",
-           "plot_stabilizer_ghosting"]
+           "plot_stabilizer_ghosting", "plot_masks", "seam_window", "plot_variants", "mask_flicker_curve",
+           "plot_mask_flicker"]
 
 
 def as_image(image) -> np.ndarray:
@@ -408,4 +409,269 @@ def plot_stabilizer_ghosting(frame, network, stabilized, mask_stab, mask_indep, 
         ax.images[0].set_clim(0, 1)  # masks on a fixed scale, not their own range
     if title:
         fig.suptitle(title, y=1.04)
+    return fig
+
+
+# -- foreground/background segmentation (notebook 07 and the report) -------------------------
+
+_OUTLINE_COLOURS = ("tab:orange", "tab:cyan", "tab:pink", "tab:olive", "tab:purple", "tab:red", "tab:green")
+
+
+def _image_list(images) -> list[np.ndarray]:
+    """A batch (tensor [N, 3, H, W], uint8 array [N, H, W, 3]) or a sequence of images -> list of :func:`as_image` arrays."""
+    if isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim == 4:
+        return [as_image(images[i]) for i in range(images.shape[0])]
+    return [as_image(im) for im in images]
+
+
+def _mask_list(masks) -> list[np.ndarray]:
+    """Masks [N, 1, H, W] or [N, H, W] (tensor or array), or a sequence of [H, W] (or [1, H, W],
+    [1, 1, H, W]) masks -> list of float arrays [H, W]."""
+    if isinstance(masks, torch.Tensor):
+        masks = masks.detach().to("cpu", torch.float32).numpy()
+    if isinstance(masks, np.ndarray):
+        if masks.ndim == 4 and masks.shape[1] == 1:
+            masks = masks[:, 0]
+        if masks.ndim != 3:
+            raise ValueError(f"expected masks [N, 1, H, W] or [N, H, W], got shape {masks.shape}")
+        return [m.astype(np.float64) for m in masks]
+    out = []
+    for m in masks:
+        m = m.detach().to("cpu", torch.float32).numpy() if isinstance(m, torch.Tensor) else np.asarray(m)
+        m = m.reshape(m.shape[-2:]) if m.ndim > 2 and all(s == 1 for s in m.shape[:-2]) else m
+        if m.ndim != 2:
+            raise ValueError(f"expected one mask [H, W] per frame, got shape {m.shape}")
+        out.append(m.astype(np.float64))
+    return out
+
+
+def _outline(ax, mask: np.ndarray, threshold: float, colour: str) -> bool:
+    """Draw the ``threshold`` level of ``mask`` on ``ax``; False when the mask never crosses it."""
+    if not (mask.min() < threshold < mask.max()):
+        return False
+    ax.contour(mask, levels=[threshold], colors=[colour], linewidths=1.2)
+    return True
+
+
+def plot_masks(frames, masks, titles: Sequence[str] | None = None, threshold: float = 0.5, size: float = 2.0):
+    """Frames and their foreground masks from one or several backends; returns the figure.
+
+    The first row shows the frames, each with the outline (the ``threshold`` level) of every
+    backend's mask in that backend's colour; each further row shows one backend's masks in grey
+    on a fixed scale (black 0, white 1), labelled in the colour of its outline and titled with
+    the mask's mean (the fraction of the frame it covers).
+
+    Args:
+        frames: N images (a tensor [N, 3, H, W], or a sequence in any form :func:`as_image` takes).
+        masks: ``{label: N masks}`` (each a tensor or array [N, 1, H, W] or [N, H, W], or a sequence
+            of N masks [H, W]) in [0, 1], one row each; or one set of N masks (labelled "mask").
+        titles: N column titles (e.g. the frames' times).
+
+    >>> fig = plot_masks(torch.rand(2, 3, 8, 12), {"a": torch.rand(2, 1, 8, 12), "b": torch.zeros(2, 8, 12)})
+    >>> len(fig.axes), fig.axes[2].get_ylabel(), fig.axes[4].get_title()
+    (6, 'a', 'mean 0.00')
+    >>> plt.close(fig)
+    """
+    images = _image_list(frames)
+    sets = dict(masks) if isinstance(masks, Mapping) else {"mask": masks}
+    sets = {label: _mask_list(m) for label, m in sets.items()}
+    n = len(images)
+    if n == 0 or not sets:
+        raise ValueError("plot_masks needs at least one frame and one set of masks")
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"got {len(titles)} titles for {n} frames")
+    for label, ms in sets.items():
+        if len(ms) != n:
+            raise ValueError(f"{len(ms)} masks for '{label}' but {n} frames")
+        for m, im in zip(ms, images):
+            if m.shape != im.shape[:2]:
+                raise ValueError(f"mask of '{label}' is {m.shape[1]}x{m.shape[0]}, its frame {im.shape[1]}x{im.shape[0]}")
+    h, w = images[0].shape[:2]
+    rows = 1 + len(sets)
+    fig, axes = plt.subplots(rows, n, figsize=(n * size * w / h + 0.4, rows * (size + 0.3)), squeeze=False)
+    colours = {label: _OUTLINE_COLOURS[k % len(_OUTLINE_COLOURS)] for k, label in enumerate(sets)}
+    for j, image in enumerate(images):
+        ax = axes[0, j]
+        ax.imshow(image)
+        for label, ms in sets.items():
+            _outline(ax, ms[j], threshold, colours[label])
+        if titles is not None:
+            ax.set_title(titles[j], fontsize=9)
+    for r, (label, ms) in enumerate(sets.items(), 1):
+        for j, m in enumerate(ms):
+            ax = axes[r, j]
+            ax.imshow(m, cmap="gray", vmin=0, vmax=1, interpolation="nearest" if max(m.shape) < 128 else "antialiased")
+            ax.set_title(f"mean {m.mean():.2f}", fontsize=8)
+        axes[r, 0].set_ylabel(label, color=colours[label], fontsize=9)
+    axes[0, 0].set_ylabel(f"frame, outlines at m = {threshold:g}", fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def seam_window(mask, side: int | None = None, threshold: float = 0.5) -> tuple[int, int, int]:
+    """``(top, left, side)``: the square window of ``side`` pixels (default: a third of the shorter
+    side) holding the most pixels of the boundary of ``mask > threshold`` (a mask [H, W], [1, H, W]
+    or [1, 1, H, W]); the centred window when the mask has no boundary.
+
+    >>> m = torch.zeros(30, 60); m[10:20, 40:50] = 1
+    >>> top, left, side = seam_window(m)
+    >>> side, top <= 10 and top + side >= 20 and left <= 40 and left + side >= 50
+    (10, True)
+    """
+    import torch.nn.functional as F
+
+    (m,) = _mask_list([mask])
+    h, w = m.shape
+    side = max(1, min(h, w) // 3) if side is None else int(side)
+    if not 1 <= side <= min(h, w):
+        raise ValueError(f"a window of {side} pixels does not fit a {w}x{h} mask")
+    hard = torch.from_numpy(m > threshold).float()[None, None]
+    boundary = (F.max_pool2d(hard, 3, 1, 1) + F.max_pool2d(-hard, 3, 1, 1)) > 0  # dilated minus eroded
+    if not boundary.any():
+        return (h - side) // 2, (w - side) // 2, side
+    density = F.avg_pool2d(boundary.float(), side, stride=1)[0, 0].numpy()
+    # among equally good windows, the one closest to the boundary's centre of mass
+    ys, xs = np.nonzero(boundary[0, 0].numpy())
+    best = np.argwhere(density >= density.max() - 1e-9)
+    centre = np.array([ys.mean() - (side - 1) / 2, xs.mean() - (side - 1) / 2])
+    top, left = best[np.argmin(((best - centre) ** 2).sum(axis=1))]
+    return int(top), int(left), side
+
+
+def plot_variants(frame, outputs: Mapping[str, object], mask, crop=None, scores: Mapping[str, float] | None = None,
+                  score_name: str = "seam", threshold: float = 0.5, size: float = 2.4, title: str | None = None):
+    """Several renderings of one frame side by side, with a zoomed crop of the seam; returns the figure.
+
+    Top row: the frame, with the outline of ``mask > threshold``, then every output, with the crop
+    outlined. Bottom row: that crop of each, enlarged (nearest-neighbour, so single pixels show).
+
+    Args:
+        frame: the input frame, any form :func:`as_image` takes.
+        outputs: ``{label: image}`` of the frame's size (e.g. the four ``--edges`` variants).
+        mask: the foreground mask [H, W] (or [1, H, W], [1, 1, H, W]) in [0, 1].
+        crop: ``(top, left, side)`` in pixels; default :func:`seam_window` of the mask.
+        scores: ``{label: number}`` added to the titles as ``score_name = value`` (e.g. :func:`vstlib.composite.seam_energy`).
+        title: the figure's title, above the panels' own.
+
+    >>> m = torch.zeros(1, 1, 24, 40); m[..., 6:18, 10:22] = 1
+    >>> fig = plot_variants(torch.rand(1, 3, 24, 40), {"a": torch.rand(1, 3, 24, 40)}, m, scores={"a": 1.5})
+    >>> len(fig.axes), fig.axes[1].get_title()
+    (4, 'a\\nseam = 1.50')
+    >>> plt.close(fig)
+    """
+    from matplotlib.patches import Rectangle
+
+    image = as_image(frame)
+    rendered = {label: as_image(out) for label, out in outputs.items()}
+    (m,) = _mask_list([mask])
+    h, w = image.shape[:2]
+    if not rendered:
+        raise ValueError("plot_variants needs at least one output")
+    for label, out in rendered.items():
+        if out.shape[:2] != (h, w):
+            raise ValueError(f"output '{label}' is {out.shape[1]}x{out.shape[0]}, the frame {w}x{h}")
+    if m.shape != (h, w):
+        raise ValueError(f"the mask is {m.shape[1]}x{m.shape[0]}, the frame {w}x{h}")
+    top, left, side = seam_window(m) if crop is None else (int(v) for v in crop)
+    if side < 1 or top < 0 or left < 0 or top + side > h or left + side > w:
+        raise ValueError(f"crop {crop} (top, left, side) does not fit a {w}x{h} frame")
+    panels = [("input", image)] + list(rendered.items())
+    ratio = w / h
+    fig = plt.figure(figsize=(len(panels) * size * ratio + 0.4, size + size * ratio + 0.9))
+    gs = fig.add_gridspec(2, len(panels), height_ratios=[1, ratio])
+    window = (slice(top, top + side), slice(left, left + side))
+    for j, (label, im) in enumerate(panels):  # the top row first: fig.axes[:len(panels)]
+        ax = fig.add_subplot(gs[0, j])
+        ax.imshow(im)
+        if j == 0:
+            _outline(ax, m, threshold, _OUTLINE_COLOURS[0])
+        ax.add_patch(Rectangle((left - 0.5, top - 0.5), side, side, fill=False, edgecolor="yellow", linewidth=1))
+        score = (scores or {}).get(label)
+        ax.set_title(label if score is None else f"{label}\n{score_name} = {score:.2f}", fontsize=9)
+    for j, (label, im) in enumerate(panels):
+        zoom = fig.add_subplot(gs[1, j])
+        zoom.imshow(im[window], interpolation="nearest")
+        if j == 0:
+            _outline(zoom, m[window], threshold, _OUTLINE_COLOURS[0])
+        zoom.set_title(f"zoom ({side}x{side} px)" if j == 0 else "zoom", fontsize=8)
+    for ax in fig.axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    if title:
+        fig.suptitle(title, y=1.03)
+    return fig
+
+
+def mask_flicker_curve(masks, frames=None, flow: str = "dis") -> np.ndarray:
+    """:func:`vstlib.segment.mask_flicker` of every consecutive pair of a mask stream ([T, 1, H, W]
+    or [T, H, W]): entry t-1 compares masks t-1 and t (along the motion of ``frames`` when given,
+    [T, 3, H, W] in [0, 1] or uint8 [T, H, W, 3]). Without frames its mean is ``mask_flicker(masks)``;
+    with frames, a pair without reliable flow (a shot cut) scores 0 here, where ``mask_flicker`` of
+    the whole stream skips it.
+
+    >>> blink = torch.zeros(3, 1, 2, 2); blink[1, 0, 0] = 1  # the top row appears, then goes
+    >>> mask_flicker_curve(blink).tolist()
+    [0.5, 0.5]
+    """
+    from .segment import mask_flicker
+
+    ms = np.stack(_mask_list(masks)).astype(np.float32)
+    if frames is not None and len(frames) != len(ms):
+        raise ValueError(f"{len(ms)} masks but {len(frames)} frames")
+    return np.asarray([mask_flicker(ms[t - 1:t + 1], None if frames is None else frames[t - 1:t + 1], flow=flow)
+                       for t in range(1, len(ms))])
+
+
+def plot_mask_flicker(masks: Mapping[str, object], frames=None, fps: float | None = None, flow: str = "dis",
+                      size: float = 2.2):
+    """How much mask streams flicker, along time and where; returns the figure.
+
+    Top: one curve per stream, :func:`mask_flicker_curve` (entry t: masks t-1 and t, along the
+    motion of ``frames`` when given), the legend giving the curve's mean. Bottom: per stream, the
+    mean absolute change of each pixel between consecutive masks, ``mean_t |m_t - m_{t-1}|``
+    (not motion-compensated: a moving edge shows too), all on one colour scale.
+
+    Args:
+        masks: ``{label: masks [T, 1, H, W] or [T, H, W]}`` (e.g. raw and stabilized), T >= 2.
+        frames: the input frames [T, 3, H, W] in [0, 1] (or uint8 [T, H, W, 3]), or None (static camera).
+        fps: with it the x axis is in seconds, else in frames.
+
+    >>> steady, blink = torch.zeros(3, 1, 2, 2), torch.zeros(3, 1, 2, 2); blink[1, 0, 0] = 1
+    >>> fig = plot_mask_flicker({"steady": steady, "blink": blink})
+    >>> [line.get_label() for line in fig.axes[0].get_lines()]
+    ['steady (mean 0.0000)', 'blink (mean 0.5000)']
+    >>> plt.close(fig)
+    """
+    if not masks:
+        raise ValueError("plot_mask_flicker needs at least one mask stream")
+    streams = {label: np.stack(_mask_list(m)) for label, m in masks.items()}
+    for label, ms in streams.items():
+        if len(ms) < 2:
+            raise ValueError(f"'{label}': a flicker curve needs at least two masks, got {len(ms)}")
+    maps = {label: np.abs(np.diff(ms, axis=0)).mean(axis=0) for label, ms in streams.items()}
+    top = max(float(mp.max()) for mp in maps.values()) or 1.0
+    h, w = next(iter(maps.values())).shape
+    n = len(streams)
+    fig = plt.figure(figsize=(max(6.0, n * size * w / h + 1.0), 2.8 + size + 0.5))
+    gs = fig.add_gridspec(2, n, height_ratios=[2.8, size])
+    ax = fig.add_subplot(gs[0, :])
+    for label, ms in streams.items():
+        curve = mask_flicker_curve(ms, frames, flow=flow)
+        x = np.arange(1, len(ms))
+        ax.plot(x / fps if fps else x, curve, marker="o", markersize=3, label=f"{label} (mean {curve.mean():.4f})")
+    ax.set_xlabel("time (s)" if fps else "frame")
+    ax.set_ylabel("mask flicker" + (" (along the flow)" if frames is not None else ""))
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    for j, (label, mp) in enumerate(maps.items()):
+        a = fig.add_subplot(gs[1, j])
+        a.imshow(mp, cmap="magma", vmin=0, vmax=top, interpolation="nearest" if max(mp.shape) < 128 else "antialiased")
+        a.set_title(f"{label}: mean |m_t - m_(t-1)|", fontsize=8)
+        a.set_xticks([])
+        a.set_yticks([])
+    fig.tight_layout()
     return fig

@@ -401,7 +401,8 @@ def _natural_key(path: Path):
 
 class FileMasks(Segmenter):
     """Masks from files: a folder of PNG/JPG images, sorted by name (numbers in names compared as
-    numbers), or a video; mask ``k`` belongs to source frame ``k``. Grey level (the mean of the
+    numbers), or a video; mask ``k`` belongs to source frame ``k`` (in a folder whose files are all
+    named ``mask_NNNNNN``, as :func:`segment_video` writes them, the number says the frame). Grey level (the mean of the
     channels) / 255 is the mask (255 = foreground; an alpha channel is composited onto white by
     :func:`vstlib.io.load_image`, so save masks without transparency). Each is resized to the
     frame bilinearly."""
@@ -419,6 +420,13 @@ class FileMasks(Segmenter):
                 raise VstError(f"--segment masks:{path}: the folder has no .png or .jpg masks; "
                                f"give a folder of mask images or a mask video")
             self.count = len(self.files)
+            # vstlib's own folders (segment_video) name each mask by its source frame number, and
+            # may start after frame 0: then the number, not the position, says which frame it is
+            numbered = [re.fullmatch(r"mask_(\d+)", f.stem) for f in self.files]
+            if all(numbered):
+                by_number = {int(m.group(1)): f for m, f in zip(numbered, self.files)}
+                self.files = [by_number.get(k) for k in range(max(by_number) + 1)]
+                self.count = len(self.files)
         elif self.path.is_file() and is_video_path(self.path):
             self.count = probe_video(self.path).n_frames
         elif self.path.exists():
@@ -444,6 +452,9 @@ class FileMasks(Segmenter):
         from .io import load_image, read_frames, to_tensor
 
         if self.files is not None:
+            if self.files[index] is None:
+                raise VstError(f"--segment masks:{self.path}: no mask_{index:06d} for frame {index}; segment the "
+                               f"range you stylize")
             grey = _grey(load_image(self.files[index]))
         else:
             if self._reader is None or index != self._reader_next:
@@ -827,8 +838,8 @@ def segment_video(input, output, spec, *, stabilize: float = 0.5, start: float =
     in seconds. ``stabilize``: the :class:`MaskStabilizer` strength (0: off). ``device``: where
     the frames go (None: the best available). All or nothing: after an error no output is left.
 
-    Reading the result with ``masks:OUTPUT`` gives the masks back (for a range starting at frame
-    0: ``masks:PATH`` maps mask k to source frame k).
+    Reading the result with ``masks:OUTPUT`` gives the masks back, for the same frames (a mask
+    video always starts at frame 0; PNGs are named by frame number, so a part can start later).
     """
     from .io import VideoWriter, is_video_path, probe_video, read_frames, to_tensors
     from .runner import frame_range
@@ -839,6 +850,10 @@ def segment_video(input, output, spec, *, stabilize: float = 0.5, start: float =
     strength = check_strength(stabilize)
     info = probe_video(input)
     first, end, n_out, _ = frame_range(info, start, duration, 1)
+    if first > 0 and is_video_path(output):
+        # masks:VIDEO maps video frame k to source frame k, so a mask video starts at frame 0
+        raise VstError("a mask video holds every frame from the first: drop --start, or write PNG masks to a "
+                       "folder (they are named by frame number)")
     segmenter = make_segmenter(spec, device=device)
     dev = pick_device(device)
     sink = (VideoWriter(output, fps=info.fps, quality=MASK_VIDEO_QUALITY) if is_video_path(output)
