@@ -208,3 +208,66 @@ def temporal_errors(input_frames: Sequence, output_frames: Sequence, flow: str =
         lum.append(luminance_warping_error(outs[t + 1], outs[t], ins[t + 1], ins[t], bwd, mask_next))
         reliable.append(float(np.mean(mask_next)))
     return TemporalErrors(np.asarray(e_warp), np.asarray(mse), np.asarray(lum), np.asarray(reliable), flow_name)
+
+
+def warping_error_map(out_t, out_next, flow_t_next, mask_t=None) -> np.ndarray:
+    """Where E_warp comes from: per pixel of frame t, the squared RGB distance between ``out_t`` and
+    ``out_next`` warped onto frame t (flow t -> t+1), NaN where ``mask_t`` is 0 (not compared).
+
+    :func:`warping_error` is the mask-weighted mean of this map, so for a 0/1 mask (the occlusion
+    masks of :func:`vstlib.flow.occlusion_mask`, the ground-truth masks of
+    :func:`vstlib.evaluate.resize_gt_flow`) ``np.nanmean(map)`` is E_warp. Without a mask every
+    pixel is compared. Returns float64 ``[H, W]``, in [0, 1] units squared (at most 3).
+
+    >>> a = np.zeros((2, 3, 3)); a[:, 1] = 1.0  # a bright column that moves one pixel right ...
+    >>> b = np.roll(a, 1, axis=1); b[0, 2] = 0.5  # ... and in its new place one pixel turns grey
+    >>> right = np.zeros((2, 3, 2), np.float32); right[..., 0] = 1
+    >>> ok = np.ones((2, 3)); ok[:, 2] = 0  # the right column leaves the frame: not compared
+    >>> m = warping_error_map(a, b, right, ok)
+    >>> m.tolist()  # 3 channels x 0.5^2 where the grey pixel lands
+    [[0.0, 0.75, nan], [0.0, 0.0, nan]]
+    >>> bool(np.nanmean(m) == warping_error(a, b, right, ok))
+    True
+    """
+    a, b = _rgb(out_t), _rgb(out_next)
+    diff2 = ((a - _warp(b, flow_t_next)) ** 2).sum(axis=2)
+    if mask_t is not None:
+        diff2[_mask(mask_t, a.shape) <= 0] = np.nan
+    return diff2
+
+
+def warping_error_maps(input_pair: Sequence, output_pairs, flow: str = "farneback", cache_dir=None):
+    """:func:`warping_error_map` of several stylizations of the same two frames, along one flow
+    estimated on the *input* frames (both directions) with its forward-backward occlusion mask,
+    exactly as :func:`temporal_errors` scores E_warp.
+
+    Args:
+        input_pair: input frames t and t+1 (uint8 ``[H, W, 3]``, float in [0, 1] or tensors).
+        output_pairs: ``{label: (output t, output t+1)}``, the same size.
+        flow: the flow backend; the evaluation protocol uses Farneback, which no method optimizes.
+        cache_dir: the flow cache (see :func:`vstlib.flow.compute_flows`).
+    Returns:
+        ``({label: map [H, W]}, mask [H, W])``: the maps (NaN where not compared) and the mask
+        (1 = compared). ``np.nanmean(maps[label])`` is the pair's E_warp.
+
+    >>> y, x = np.mgrid[0:32, 0:48]
+    >>> frame = np.stack([np.sin(x / 5), np.cos(y / 4), np.sin((x + y) / 7)], axis=2) * 0.5 + 0.5
+    >>> noisy = np.clip(frame + np.random.default_rng(0).normal(0, 0.05, frame.shape), 0, 1)
+    >>> maps, mask = warping_error_maps([frame, frame], {"still": (frame, frame), "noisy": (frame, noisy)},
+    ...                                 cache_dir=False)
+    >>> float(np.nanmean(maps["still"])) < 1e-4, 0.006 < float(np.nanmean(maps["noisy"])) < 0.009  # 3 x 0.05^2
+    (True, True)
+    """
+    from .flow import clip_pairs, compute_flows, occlusion_mask
+
+    if len(input_pair) != 2:
+        raise ValueError(f"input_pair must hold two frames (t and t+1), got {len(input_pair)}")
+    u8 = [np.round(_rgb(f) * 255).astype(np.uint8) for f in input_pair]
+    flows = compute_flows(u8, clip_pairs(2, (1,)), method=flow, cache_dir=cache_dir, progress=False)
+    mask = occlusion_mask(flows[(0, 1)], flows[(1, 0)])
+    maps = {}
+    for label, pair in dict(output_pairs).items():
+        if len(pair) != 2:
+            raise ValueError(f"output_pairs['{label}'] must hold two frames (t and t+1), got {len(pair)}")
+        maps[label] = warping_error_map(pair[0], pair[1], flows[(0, 1)], mask)
+    return maps, mask

@@ -23,7 +23,8 @@ import torch
 
 __all__ = ["as_image", "show_images", "show_feature_maps", "plot_losses", "plot_frame_differences", "plot_style_space", "plot_transition",
            "plot_stabilizer_ghosting", "plot_masks", "seam_window", "plot_variants", "mask_flicker_curve",
-           "plot_mask_flicker"]
+           "plot_mask_flicker", "pareto_front", "plot_pareto", "plot_speed_quality", "plot_method_grid",
+           "plot_warping_error_maps"]
 
 
 def as_image(image) -> np.ndarray:
@@ -674,4 +675,294 @@ def plot_mask_flicker(masks: Mapping[str, object], frames=None, fps: float | Non
         a.set_xticks([])
         a.set_yticks([])
     fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------------------------------
+# Evaluation figures (notebook 09 and the report's Evaluation section): rows of
+# vstlib.evaluate.Results.table() in, a Figure out.
+# ------------------------------------------------------------------------------------------
+
+
+def _better(metric: str) -> str:
+    """"lower" or "higher": which way ``metric`` is better (vstlib.evaluate.METRICS; else lower)."""
+    from .evaluate import METRICS
+
+    return METRICS.get(metric, ("", "lower"))[1]
+
+
+def pareto_front(points, better: Sequence[str] = ("lower", "lower")) -> list[int]:
+    """The indices of the points no other point beats: none is at least as good in every
+    coordinate and better in one (``better``: "lower" or "higher" per coordinate). Sorted by the
+    first coordinate, ascending; equal points are all on the front.
+
+    >>> pareto_front([(1, 5), (2, 2), (3, 3), (4, 1), (2, 2)])  # (3, 3) is beaten by (2, 2)
+    [0, 1, 4, 3]
+    >>> pareto_front([(1, 0.5), (2, 0.9), (3, 0.7)], better=("lower", "higher"))
+    [0, 1]
+    """
+    p = np.asarray(points, dtype=np.float64).reshape(len(points), -1)
+    if len(better) != p.shape[1] or any(b not in ("lower", "higher") for b in better):
+        raise ValueError(f"better needs 'lower' or 'higher' for each of the {p.shape[1]} coordinates, got {better}")
+    q = p * np.where(np.asarray(better) == "lower", 1.0, -1.0)  # lower is better in every column of q
+    front = [i for i in range(len(q)) if not any(np.all(q[j] <= q[i]) and np.any(q[j] < q[i]) for j in range(len(q)))]
+    return sorted(front, key=lambda i: (p[i, 0], i))
+
+
+def _plotted_rows(rows: Sequence[Mapping], *metrics: str) -> list[Mapping]:
+    """The rows measured (status ok) that have a value for every metric."""
+    return [r for r in rows if r.get("status", "ok") == "ok" and all(r.get(m) is not None for m in metrics)]
+
+
+def _point_labels(rows: Sequence[Mapping]) -> list[str]:
+    """A row's variant label, with its painting when the rows hold several paintings."""
+    from pathlib import Path
+
+    styles = {r.get("style") for r in rows}
+    return [str(r.get("label", i)) + (f" ({Path(str(r['style'])).stem.split('_')[0]})" if len(styles) > 1 else "")
+            for i, r in enumerate(rows)]
+
+
+def _axis_label(metric: str) -> str:
+    return f"{metric} ({_better(metric)} is better)"
+
+
+def _log_axis(ax, axis) -> None:
+    """A log scale labelled at 1, 2, 3 and 5 times each power of ten (no crowded minor labels)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    def label(value, _):
+        if value <= 0 or 1e-3 <= value < 1e4:
+            return f"{value:g}"
+        exponent = math.floor(math.log10(value) + 1e-9)
+        mantissa = round(value / 10**exponent, 2)
+        return f"$10^{{{exponent}}}$" if mantissa == 1 else f"${mantissa:g}\\times10^{{{exponent}}}$"
+
+    (ax.set_xscale if axis is ax.xaxis else ax.set_yscale)("log")
+    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 3.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(label))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _scatter_front(ax, rows: Sequence[Mapping], x: str, y: str, logx: bool, logy: bool, spread: bool) -> list[int]:
+    """One labelled point per row and the Pareto front as a staircase; returns the front's indices."""
+    from matplotlib.lines import Line2D
+
+    rows = _plotted_rows(rows, x, y)
+    if not rows:
+        raise ValueError(f"no measured row has both {x} and {y}")
+    xs, ys = np.array([r[x] for r in rows], float), np.array([r[y] for r in rows], float)
+    bx, by = _better(x), _better(y)
+    front = pareto_front(np.stack([xs, ys], axis=1), (bx, by))
+    colours = plt.get_cmap("tab20")(np.arange(len(rows)) % 20)
+    on_front = np.isin(np.arange(len(rows)), front)
+    ax.scatter(xs[~on_front], ys[~on_front], s=36, c=colours[~on_front], edgecolors="0.4", zorder=3)
+    ax.scatter(xs[on_front], ys[on_front], s=64, c=colours[on_front], edgecolors="k", linewidths=1.5, zorder=4)
+    if spread:  # the spread over clips and seeds: min to max
+        for r, xv, yv, c in zip(rows, xs, ys, colours):
+            lo = [[xv - r.get(f"{x}_min", xv)], [r.get(f"{x}_max", xv) - xv]]
+            hi = [[yv - r.get(f"{y}_min", yv)], [r.get(f"{y}_max", yv) - yv]]
+            ax.errorbar([xv], [yv], xerr=lo, yerr=hi, color=c, alpha=0.4, linewidth=1, zorder=2)
+    # the boundary of what the front dominates: horizontal first when x is better lower
+    ax.plot(xs[front], ys[front], color="k", linestyle="--", linewidth=1,
+            drawstyle="steps-post" if bx == "lower" else "steps-pre", zorder=2, label="Pareto front")
+    for label, xv, yv in zip(_point_labels(rows), xs, ys):
+        ax.annotate(label, (xv, yv), xytext=(4, 4), textcoords="offset points", fontsize=8)
+    for axis, log in ((ax.xaxis, logx), (ax.yaxis, logy)):
+        if log:
+            _log_axis(ax, axis)
+    ax.set_xlabel(_axis_label(x))
+    ax.set_ylabel(_axis_label(y))
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(handles=[Line2D([], [], color="k", linestyle="--", linewidth=1, label="Pareto front"),
+                       Line2D([], [], marker="o", linestyle="", markerfacecolor="0.8", markeredgecolor="k",
+                              markeredgewidth=1.5, label="on the front")], fontsize=8, loc="best")
+    return front
+
+
+def plot_pareto(rows: Sequence[Mapping], x: str = "e_warp_farneback", y: str = "style_gram", logx: bool = True,
+                logy: bool = True, spread: bool = False, ax=None, title: str | None = None):
+    """Each row (a variant, e.g. ``Results.table()`` for one painting) as a labelled point of two
+    metrics, and the Pareto front: the rows no other row beats on both (drawn as the staircase
+    that bounds what they dominate, its points outlined in black); returns the figure.
+
+    Which way each metric is better comes from :data:`vstlib.evaluate.METRICS` (lower unless
+    it says higher), and the axis labels say it. Rows that are not available or lack a
+    value are left out. ``spread``: min-max bars over the row's clips and seeds (``m_min``,
+    ``m_max``). When the rows hold several paintings, each point's label names its painting.
+
+    >>> rows = [{"label": "a", "e_warp_farneback": 1.0, "style_gram": 4.0},
+    ...         {"label": "b", "e_warp_farneback": 2.0, "style_gram": 1.0},
+    ...         {"label": "c", "e_warp_farneback": 3.0, "style_gram": 3.0}]
+    >>> fig = plot_pareto(rows)
+    >>> [t.get_text() for t in fig.axes[0].texts[:3]], fig.axes[0].get_lines()[0].get_xdata().tolist()
+    (['a', 'b', 'c'], [1.0, 2.0])
+    >>> plt.close(fig)
+    """
+    fig = ax.figure if ax is not None else plt.subplots(figsize=(6.5, 4.8))[0]
+    ax = ax if ax is not None else fig.axes[0]
+    _scatter_front(ax, rows, x, y, logx, logy, spread)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_speed_quality(rows: Sequence[Mapping], quality: Sequence[str] = ("style_gram", "e_warp_farneback"),
+                       speed: str = "seconds_per_frame", logy: bool = True, size: float = 4.2,
+                       title: str | None = None):
+    """Speed against quality: one panel per metric of ``quality``, seconds per frame (log scale)
+    across, the metric up, each row a labelled point, and the front of rows that no other row
+    beats on both speed and that metric; returns the figure. Rows without a time (the ``none``
+    variant) are left out.
+
+    >>> rows = [{"label": "slow", "seconds_per_frame": 10.0, "style_gram": 1.0, "e_warp_farneback": 2.0},
+    ...         {"label": "fast", "seconds_per_frame": 0.01, "style_gram": 3.0, "e_warp_farneback": 1.0},
+    ...         {"label": "none", "seconds_per_frame": None, "style_gram": 9.0, "e_warp_farneback": 0.1}]
+    >>> fig = plot_speed_quality(rows)
+    >>> len(fig.axes), fig.axes[0].get_xscale(), [t.get_text() for t in fig.axes[1].texts[:2]]
+    (2, 'log', ['slow', 'fast'])
+    >>> plt.close(fig)
+    """
+    quality = [quality] if isinstance(quality, str) else list(quality)
+    if not quality:
+        raise ValueError("plot_speed_quality needs at least one quality metric")
+    fig, axes = plt.subplots(1, len(quality), figsize=(size * 1.3 * len(quality), size), squeeze=False)
+    for ax, metric in zip(axes[0], quality):
+        _scatter_front(ax, rows, speed, metric, True, logy, False)
+        ax.set_xlabel(f"{speed} (log scale; lower is better)")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _centre_crop(h: int, w: int) -> tuple[int, int, int]:
+    side = max(1, min(h, w) // 3)
+    return (h - side) // 2, (w - side) // 2, side
+
+
+def plot_method_grid(outputs: Mapping[str, Sequence], inputs: Sequence | None = None,
+                     frame_titles: Sequence[str] | None = None, crop=None, zoom: Sequence[int] | None = None,
+                     size: float = 1.4, title: str | None = None):
+    """Every method on the same frames, one row per method, with zoomed crops; returns the figure.
+
+    Args:
+        outputs: ``{label: k frames}`` (a list of images in any form :func:`as_image` takes, or a
+            uint8 array ``[k, H, W, 3]`` such as ``Results.frames(...)["output"]``), all of one size.
+        inputs: the k input frames, drawn as the first row ("input").
+        frame_titles: k column titles (default "frame 0", "frame 1", ...).
+        crop: ``(top, left, side)`` of the zoomed square in pixels (default: the centre, a third of
+            the shorter side), outlined in yellow on the frames it zooms.
+        zoom: the frames (0 ... k-1) whose crop gets a column of its own, enlarged with
+            nearest-neighbour interpolation (default: the middle one; ``[]``: none).
+        size: the height of one row in inches.
+
+    >>> frames = np.zeros((3, 12, 18, 3), np.uint8)
+    >>> fig = plot_method_grid({"a": frames, "b": frames + 255}, inputs=frames)
+    >>> len(fig.axes), fig.axes[0].get_ylabel(), fig.axes[3].get_title()  # 3 rows x (3 frames + 1 zoom)
+    (12, 'input', 'zoom of frame 1')
+    >>> plt.close(fig)
+    """
+    from matplotlib.patches import Rectangle
+
+    rows = ([("input", inputs)] if inputs is not None else []) + list(outputs.items())
+    if not outputs:
+        raise ValueError("plot_method_grid needs at least one method's frames")
+    images = [(label, [as_image(f) for f in frames]) for label, frames in rows]
+    k = len(images[0][1])
+    h, w = images[0][1][0].shape[:2]
+    for label, frames in images:
+        if len(frames) != k:
+            raise ValueError(f"'{label}' has {len(frames)} frames, '{images[0][0]}' {k}")
+        if any(f.shape[:2] != (h, w) for f in frames):
+            raise ValueError(f"the frames of '{label}' are not all {w}x{h}")
+    if frame_titles is not None and len(frame_titles) != k:
+        raise ValueError(f"got {len(frame_titles)} frame titles for {k} frames")
+    zoom = [k // 2] if zoom is None else [int(z) for z in zoom]
+    if any(not 0 <= z < k for z in zoom):
+        raise ValueError(f"zoom {zoom} names frames outside 0..{k - 1}")
+    top, left, side = _centre_crop(h, w) if crop is None else (int(v) for v in crop)
+    if side < 1 or top < 0 or left < 0 or top + side > h or left + side > w:
+        raise ValueError(f"crop {crop} (top, left, side) does not fit a {w}x{h} frame")
+    titles = list(frame_titles) if frame_titles is not None else [f"frame {j}" for j in range(k)]
+    ratios = [w / h] * k + [1.0] * len(zoom)
+    fig, axes = plt.subplots(len(images), k + len(zoom), squeeze=False, gridspec_kw={"width_ratios": ratios},
+                             figsize=(size * sum(ratios) + 0.6, size * len(images) + 0.4))
+    smooth = "nearest" if max(h, w) < 128 else "antialiased"
+    for r, (label, frames) in enumerate(images):
+        for j, frame in enumerate(frames):
+            ax = axes[r, j]
+            ax.imshow(frame, interpolation=smooth)
+            if j in zoom:
+                ax.add_patch(Rectangle((left - 0.5, top - 0.5), side, side, fill=False, edgecolor="yellow",
+                                       linewidth=1))
+        for c, z in enumerate(zoom, k):
+            axes[r, c].imshow(frames[z][top:top + side, left:left + side], interpolation="nearest")
+        axes[r, 0].set_ylabel(label, fontsize=9)
+    for j in range(k + len(zoom)):
+        axes[0, j].set_title(titles[j] if j < k else f"zoom of {titles[zoom[j - k]]}", fontsize=9)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_warping_error_maps(maps: Mapping[str, object], frame=None, vmax: float | None = None,
+                            ncols: int | None = None, size: float = 2.2, title: str | None = None):
+    """Per-pixel warping error maps (:func:`vstlib.metrics.warping_error_map`) as heat maps on one
+    colour scale, pixels not compared (NaN) in grey, each titled with its mean, the pair's E_warp;
+    returns the figure.
+
+    Args:
+        maps: ``{label: [H, W] map}``, e.g. from :func:`vstlib.metrics.warping_error_maps`.
+        frame: the input frame t, drawn first ("input"), any form :func:`as_image` takes.
+        vmax: the top of the colour scale (default: the 99th percentile of all compared pixels,
+            so that a few extreme pixels do not wash out the rest; brighter ones saturate).
+        ncols: panels per row (default: up to 4).
+
+    >>> m = np.zeros((6, 8)); m[0, 0] = np.nan; m[1, 1] = 0.7
+    >>> fig = plot_warping_error_maps({"a": m, "b": m / 2})
+    >>> fig.axes[0].get_title(), fig.axes[0].get_images()[0].get_clim() == fig.axes[1].get_images()[0].get_clim()
+    ('a\\nE_warp = 0.0149', True)
+    >>> plt.close(fig)
+    """
+    if not maps:
+        raise ValueError("plot_warping_error_maps needs at least one map")
+    arrays = {label: np.asarray(m, dtype=np.float64).squeeze() for label, m in maps.items()}
+    shapes = {a.shape for a in arrays.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+        raise ValueError(f"the maps must all be [H, W] of one size, got shapes {sorted(shapes)}")
+    values = np.concatenate([a[np.isfinite(a)] for a in arrays.values()])
+    if vmax is None:
+        vmax = float(np.percentile(values, 99)) if values.size else 1.0
+    vmax = vmax if vmax > 0 else 1.0
+    panels = ([("input", as_image(frame))] if frame is not None else []) + list(arrays.items())
+    nrows, ncols = _grid(len(panels), ncols or 4)
+    h, w = next(iter(shapes))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size * w / h + 1.0, nrows * (size + 0.45)),
+                             squeeze=False, layout="constrained")
+    cmap = plt.get_cmap("magma").with_extremes(bad="0.6")
+    smooth = "nearest" if max(h, w) < 128 else "antialiased"
+    heat = None
+    map_axes = []
+    for ax, (label, image) in zip(axes.flat, panels):
+        if frame is not None and ax is axes.flat[0]:
+            ax.imshow(image, interpolation=smooth)
+            ax.set_title(label, fontsize=9)
+        else:
+            heat = ax.imshow(np.ma.masked_invalid(image), cmap=cmap, vmin=0.0, vmax=vmax, interpolation=smooth)
+            mean = float(np.nanmean(image)) if np.isfinite(image).any() else float("nan")
+            ax.set_title(f"{label}\nE_warp = {mean:.4f}", fontsize=9)
+            map_axes.append(ax)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in list(axes.flat)[len(panels):]:
+        fig.delaxes(ax)
+    fig.colorbar(heat, ax=map_axes, shrink=0.8, label="squared RGB distance (grey: not compared)")
+    if title:
+        fig.suptitle(title)
     return fig
