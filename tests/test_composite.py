@@ -242,3 +242,18 @@ class _nothing:
 def test_frame_arrays_round_trip():  # the frames the regions see are the decoded ones
     f = _frames(1)[0]
     assert np.array_equal(to_array(f.content), f.frame)
+
+
+def test_resize_with_the_foreground_kept_is_refused():
+    with pytest.raises(Exception, match="--edges resize"):
+        _session(None, Solid(0.0), "resize")
+
+
+@pytest.mark.parametrize("sigma", [0.8, 3.0])
+def test_gaussian_blur_fast_path_equals_the_convolutions(sigma):
+    from vstlib.composite import gaussian_blur
+
+    x = torch.rand(2, 3, 40, 70, generator=torch.Generator().manual_seed(0))
+    fast = gaussian_blur(x, sigma)  # float32 on the CPU: OpenCV
+    reference = gaussian_blur(x.double(), sigma).float()  # float64: torch's two 1-D convolutions
+    assert torch.allclose(fast, reference, atol=1e-5) and not torch.allclose(fast, x, atol=1e-2)

@@ -232,3 +232,51 @@ def test_table_gives_mean_and_spread_over_clips_and_seeds():
     assert "| a | starry_night_vangogh | 0.7 ± 0.16 |" in text and "not available: no model" in text
     with pytest.raises(VstError, match="table"):
         results.table(by=("style",))
+
+
+# ------------------------------------------------------------------------------------------
+# The course evaluation (notebook 09, the report and benchmarks/bench_evaluate.py)
+# ------------------------------------------------------------------------------------------
+
+# Registered methods the course evaluation leaves out on purpose, each with the reason. None is: every
+# method has a variant (a method added later must get one in default_variants() or an entry here).
+LEFT_OUT: dict[str, str] = {}
+
+
+def test_course_evaluation_lists_every_registered_method_on_the_same_protocol(data_dir, monkeypatch, tmp_path):
+    from vstlib.evaluate import DEFAULT_CACHE, course_cache_dir, course_evaluation
+
+    assert all(len(reason) > 10 for reason in LEFT_OUT.values())  # a reason, not a placeholder
+    for smoke in (True, False):
+        protocol, variants = course_evaluation(smoke=smoke)
+        assert {v.method for v in variants} == set(methods.names()) - set(LEFT_OUT)
+        for method in {v.method for v in variants}:  # each runs with at least one of the protocol's paintings
+            ok = []
+            for v in (v for v in variants if v.method == method):
+                for style in protocol.styles:
+                    try:
+                        v.resolve(style)
+                        ok.append(style)
+                    except NotAvailable:
+                        pass
+            assert ok, method
+    smoke_protocol, smoke_variants = course_evaluation(smoke=True)
+    full_protocol, full_variants = course_evaluation(smoke=False)
+    assert smoke_protocol == Protocol.smoke()
+    assert [v.label for v in smoke_variants] == [v.label for v in full_variants]
+    assert set(full_protocol.clips) == set(Protocol().clips) - {"sintel-gt/cave_2"}  # the networks trained on it
+    assert full_protocol.styles == Protocol().styles
+    # the full course evaluation is cut to fit a 2-core CPU, and the cut Gatys variants say so
+    full_iters = GatysConfig().iters
+    gatys_like = [v for v in full_variants if v.method in ("gatys", "ruder")]
+    assert len(gatys_like) == 4
+    for v in gatys_like:
+        config = v.resolve("starry_night_vangogh")[0]
+        config = config.gatys if v.method == "ruder" else config
+        assert config.iters < full_iters and f"reduced from the default {full_iters}" in v.note
+    monkeypatch.setenv("VSTLIB_SMOKE", "1")
+    assert course_evaluation()[0] == Protocol.smoke()
+    monkeypatch.setenv("VSTLIB_EVALUATE_CACHE", str(tmp_path))
+    assert course_cache_dir() == tmp_path
+    monkeypatch.delenv("VSTLIB_EVALUATE_CACHE")
+    assert course_cache_dir() == DEFAULT_CACHE

@@ -92,7 +92,7 @@ class Interrupt:
 def test_an_interrupted_segmented_run_resumes_to_the_same_video(clip, tmp_path, monkeypatch, one_torch_thread):
     path, _ = clip
     monkeypatch.setattr(runner, "PART_SECONDS", 3 / 24)
-    regions = RegionOptions(segment="motion:mog2", edges="resize", fg_style="none", mask_stability=0.5)
+    regions = RegionOptions(segment="motion:mog2", edges="resize", bg_style="none", mask_stability=0.5)
     kwargs = dict(config=None, device="cpu", progress=False, regions=regions, post_steps=[Interrupt()])
     Interrupt.armed_at = None
     stylize_video(path, MODEL, tmp_path / "whole.mp4", "johnson", **kwargs)

@@ -18,6 +18,10 @@ means the same thing wherever it appears. ::
 * :class:`Variant` (frozen): ``label``, ``method``, ``config``, ``per_style`` (a config per
   painting), ``preserve_color``, ``stabilize``, ``regions`` (:class:`vstlib.runner.RegionOptions`),
   ``note``. :func:`default_variants` lists every method and option worth comparing.
+* :func:`course_evaluation` ``(smoke=None) -> (Protocol, [Variant])``: the one evaluation that
+  notebook 09, the report and ``benchmarks/bench_evaluate.py`` share, in the shared cache folder
+  :func:`course_cache_dir` (:data:`DEFAULT_CACHE`); the benchmark also writes its summary,
+  ``benchmarks/evaluation.json``, for readers that do not recompute.
 * :func:`evaluate` ``(protocol, variants, cache_dir, *, device=None, progress=True, memory=False)
   -> Results``; :class:`Results` has ``cells``, ``computed`` (cells run by this call),
   ``table(by=("label", "style"))``, ``markdown(...)``, ``frames(label, clip, style=None, seed=None)``
@@ -95,6 +99,7 @@ renaming a variant reruns nothing). Farneback flows are cached in ``cache_dir/fl
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -311,14 +316,15 @@ def _with_seed(config, seed: int):
 MULTISTYLE_FOR = {"starry_night_vangogh": 25, "udnie_picabia": 21}
 
 
-def default_variants(smoke: bool | None = None) -> list[Variant]:
+def default_variants(smoke: bool | None = None, *, iters: int | None = None) -> list[Variant]:
     """Every registered method and option worth comparing, at full or smoke settings.
 
     Full settings are the methods' defaults (what ``vst stylize`` runs): Gatys 300 L-BFGS
     iterations per frame, Ruder 300 for the first frame and 100 for later ones along DeepFlow,
-    the shipped networks at the frame's size. Smoke settings (``smoke=True``, default from
-    ``VSTLIB_SMOKE``) cut Gatys to 3 iterations and Ruder to 3 then 1 along DIS; the networks
-    are unchanged (already fast).
+    the shipped networks at the frame's size. ``iters`` (full settings only) replaces Gatys's 300
+    (Ruder: its first frame, and a third of it for later ones); the notes then say so. Smoke
+    settings (``smoke=True``, default from ``VSTLIB_SMOKE``) cut Gatys to 3 iterations and Ruder
+    to 3 then 1 along DIS; the networks are unchanged (already fast).
 
     >>> [v.label for v in default_variants(smoke=True)]  # doctest: +NORMALIZE_WHITESPACE
     ['none', 'gatys', 'ruder', 'johnson', 'reconet', 'arbitrary', 'multistyle', 'gatys+colour', 'gatys+w2',
@@ -334,27 +340,93 @@ def default_variants(smoke: bool | None = None) -> list[Variant]:
     from .utils import smoke_mode
 
     smoke = smoke_mode() if smoke is None else smoke
-    gatys = GatysConfig(iters=3) if smoke else GatysConfig()
+    default_iters = GatysConfig().iters
+    gatys = GatysConfig(iters=3) if smoke else GatysConfig(iters=iters or default_iters)
     ruder = RuderConfig(gatys=gatys, frame_iters=1, flow="dis") if smoke else RuderConfig(gatys=gatys)
+    cut = f" (reduced from the default {default_iters})" if not smoke and gatys.iters != default_iters else ""
     multistyle = {painting: MultiStyleConfig(styles=str(i)) for painting, i in MULTISTYLE_FOR.items()}
     return [
         Variant("none", "none", note="the input unchanged (baseline: its own E_warp, SSIM 1, content 0)"),
-        Variant("gatys", "gatys", gatys, note=f"Gatys et al. per frame, {gatys.iters} L-BFGS iterations"),
+        Variant("gatys", "gatys", gatys, note=f"Gatys et al. per frame, {gatys.iters} L-BFGS iterations{cut}"),
         Variant("ruder", "ruder", ruder, note=f"Ruder et al. along {ruder.flow}, {gatys.iters} then "
-                                              f"{ruder.later_iters} iterations"),
+                                              f"{ruder.later_iters} iterations{cut}"),
         Variant("johnson", "johnson", JohnsonConfig(), note="Johnson et al., the shipped model of the painting"),
         Variant("reconet", "reconet", ReconetConfig(), note="ReCoNet, the shipped model of the painting"),
         Variant("arbitrary", "arbitrary", ArbitraryConfig(), note="Ghiasi et al., any painting"),
         Variant("multistyle", "multistyle", per_style=multistyle,
                 note="Dumoulin et al., the closest of its 26 built-in styles (a different painting)"),
         Variant("gatys+colour", "gatys", gatys, preserve_color="luminance",
-                note="Gatys with colour preservation (luminance only)"),
-        Variant("gatys+w2", "gatys", gatys.replace(style_loss="wasserstein"), note="Gatys with the W2 style loss"),
+                note=f"Gatys with colour preservation (luminance only), {gatys.iters} iterations{cut}"),
+        Variant("gatys+w2", "gatys", gatys.replace(style_loss="wasserstein"),
+                note=f"Gatys with the W2 style loss, {gatys.iters} iterations{cut}"),
         Variant("johnson+stabilize", "johnson", JohnsonConfig(), stabilize=0.6,
                 note="Johnson with the stabilizer (strength 0.6, DIS flow)"),
         Variant("johnson+segment", "johnson", JohnsonConfig(), regions=RegionOptions(segment="person", fg_style="none"),
                 note="Johnson on the background, people kept (MediaPipe selfie segmentation)"),
     ]
+
+
+# The course evaluation: notebook 09, the report's Evaluation section and benchmarks/bench_evaluate.py
+# all run (or read) exactly this, so their numbers are the same cells. Sized so that every default
+# variant finishes well within 40 minutes on a 2-core CPU (25 min measured: benchmarks/RESULTS.md). Gatys
+# and Ruder are nearly all of it: one L-BFGS iteration (VGG19 forward and backward to relu5_1) took
+# 0.4 / 0.8 / 1.2 s at 128 / 192 / 256 px on one thread of the busy 2-core machine; the networks
+# take a fraction of a second per frame.
+COURSE_MAX_SIDE = 160  # 160x90 (mp4 clips), 160x68 (Sintel frames)
+COURSE_N_FRAMES = 6  # per mp4 clip, consecutive at 24 fps (5 pairs); the Sintel frames: 4 (3 pairs)
+COURSE_JUDGE_EVERY = 2  # style, content, SSIM and colour on every 2nd frame
+COURSE_ITERS = 50  # Gatys L-BFGS iterations per frame (Ruder: its first frame; later ones a third)
+# cave_2 is left out: its frames trained the shipped Johnson models, and only 1 of its 3 pairs has
+# ground truth; alley_1 (3 pairs with ground truth) is the Sintel scene the networks never saw.
+COURSE_CLIPS = ("sintel_640x360_10s", "tears_of_steel_640x360_10s", "sintel-gt/alley_1")
+# Where the course evaluation's cells live, so that the notebook, the report and the benchmark find
+# the same ones: in a clone, benchmarks/out/evaluate/cache (git-ignored) under the repository
+# root; installed elsewhere, ~/.cache/vstlib/evaluate. VSTLIB_EVALUATE_CACHE overrides both.
+_REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CACHE = (_REPO_ROOT / "benchmarks" / "out" / "evaluate" / "cache"
+                 if (_REPO_ROOT / "benchmarks").is_dir() and (_REPO_ROOT / "pyproject.toml").is_file()
+                 else Path.home() / ".cache" / "vstlib" / "evaluate")
+
+
+def course_cache_dir() -> Path:
+    """The shared cache folder of the course evaluation: ``$VSTLIB_EVALUATE_CACHE`` if set, else
+    :data:`DEFAULT_CACHE` (``benchmarks/out/evaluate/cache`` in a clone, else
+    ``~/.cache/vstlib/evaluate``). Smoke and full cells can share it: the protocol's sizes key
+    every cell."""
+    import os
+
+    override = os.environ.get("VSTLIB_EVALUATE_CACHE")
+    return Path(override).expanduser() if override else DEFAULT_CACHE
+
+
+def course_evaluation(smoke: bool | None = None) -> tuple[Protocol, list[Variant]]:
+    """The protocol and variants that notebook 09, the report and ``bench_evaluate.py`` all use:
+    ``evaluate(*course_evaluation(), course_cache_dir())``.
+
+    Full (``smoke=False``): every default variant (all registered methods) on
+    :data:`COURSE_CLIPS` (the default clips less cave_2) and the default paintings at
+    :data:`COURSE_MAX_SIDE` px, :data:`COURSE_N_FRAMES` frames per mp4 clip from 8.75 s (the
+    Sintel frames: 4), every :data:`COURSE_JUDGE_EVERY`-th frame judged, Gatys and Ruder at
+    :data:`COURSE_ITERS` iterations (cut from 300; each cut variant's note says so): the whole
+    table took about 25 minutes on the busy 2-core CPU, one torch thread (benchmarks/RESULTS.md).
+    Smoke (``smoke=True``, default from ``VSTLIB_SMOKE``): :meth:`Protocol.smoke` and
+    ``default_variants(smoke=True)``, unchanged.
+
+    >>> protocol, variants = course_evaluation(smoke=True)
+    >>> protocol == Protocol.smoke(), [v.label for v in variants] == [v.label for v in default_variants(smoke=True)]
+    (True, True)
+    >>> protocol, variants = course_evaluation(smoke=False)
+    >>> protocol.max_side, protocol.n_frames, len(protocol.clips), variants[1].note
+    (160, 6, 3, 'Gatys et al. per frame, 50 L-BFGS iterations (reduced from the default 300)')
+    """
+    from .utils import smoke_mode
+
+    smoke = smoke_mode() if smoke is None else smoke
+    if smoke:
+        return Protocol.smoke(), default_variants(smoke=True)
+    protocol = Protocol(clips=COURSE_CLIPS, max_side=COURSE_MAX_SIDE, n_frames=COURSE_N_FRAMES,
+                        judge_every=COURSE_JUDGE_EVERY)
+    return protocol, default_variants(smoke=False, iters=COURSE_ITERS)
 
 
 # ------------------------------------------------------------------------------------------
@@ -371,6 +443,24 @@ def _tensor(frame):
     from .io import to_tensor
 
     return to_tensor(np.ascontiguousarray(frame))
+
+
+@contextlib.contextmanager
+def _one_thread(device):
+    """Run the judge's float64 eigendecompositions on one CPU thread: on a 2-core machine that
+    other jobs share, MKL's threaded eigh of a 512x512 matrix took 0.7-2 s against 0.1-0.2 s on
+    one thread (measured while four jobs ran); the values do not depend on it."""
+    import torch
+
+    if torch.device(device).type != "cpu":
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 class Judge:
@@ -410,7 +500,8 @@ class Judge:
         if todo:
             features = self.encoder(resize(self.painting, style_size_for(self.painting.shape[-2:], hw)))
             for name, loss in todo:  # W2's targets cost eigendecompositions: only when asked for
-                loss.set_target(features)
+                with _one_thread(self.device) if name == "w2" else contextlib.nullcontext():
+                    loss.set_target(features)
                 self._sizes[name] = tuple(hw)
 
     def __call__(self, output, content=None, w2: bool = True) -> dict[str, float]:
@@ -425,7 +516,8 @@ class Judge:
             features = self.encoder(x)
             scores = {"style_gram": float(self.gram(features, x))}
             if w2:  # most of the judge's time: one float64 eigendecomposition per layer
-                scores["style_w2"] = float(self.w2(features, x))
+                with _one_thread(self.device):
+                    scores["style_w2"] = float(self.w2(features, x))
             if content is not None:
                 c = _tensor(content).to(self.device)
                 if c.shape != x.shape:
@@ -924,7 +1016,8 @@ def evaluate(protocol: Protocol, variants: Sequence[Variant], cache_dir, *, devi
                                 "frame_range": [run["first_frame"], run["end_frame"], clip.every],
                                 "variant": variant.key(cfg, style_arg), "note": variant.note,
                                 "protocol": protocol.key(), "vstlib": __version__,
-                                "evaluation": EVALUATION_VERSION, "memory_isolated": memory})
+                                "evaluation": EVALUATION_VERSION, "memory_isolated": memory,
+                                "cell_seconds": time.perf_counter() - t0})  # run and measurement, this call
                     cells.append(cell)
                     computed.append(key)
                     if progress:
