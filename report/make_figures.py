@@ -54,6 +54,17 @@ Section "ReCoNet" (``--only reconet``: reconet_*): the shipped ReCoNet against t
 network on held-aside frames (E_warp, style loss), the luminance term of the output temporal loss on a
 synthetic lighting change, the shipped model's training curves; see figures_reconet.py.
 
+Section "Foreground/background segmentation" (``--only segmentation``: segment_*): masks of each backend
+on real frames, mask flicker and the mask stabilizer, the four ``--edges`` variants with their seams, a
+style per region and inpainting, the background's E_warp with and without segmentation, IoU on synthetic
+composites; see figures_segment.py.
+
+Section "Evaluation" (``--only evaluation``: eval_*): every registered method and option under the one
+protocol of vstlib.evaluate (``course_evaluation``, the shared cache ``course_cache_dir()``, the same
+results as notebook 09): the table of every metric, flicker against style with the Pareto front, speed
+against quality, every method on the same frame, E_warp maps, ground truth against Farneback; see
+figures_evaluation.py (full mode reads the cached cells and computes only missing ones).
+
 Every file is written atomically (a temporary file renamed into place), so an interrupted run
 leaves the previous figures intact. Settings, device and torch version of the run are recorded
 in the table, so a figure never outlives the description of how it was made.
@@ -78,10 +89,12 @@ DEFAULT_OUT = REPO_ROOT / "report" / "figures"
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))  # figures_w2_color.py, beside this file
 from figures_arbitrary import ARB_FULL, ARB_SMOKE, ARBITRARY_FILES  # noqa: E402
+from figures_evaluation import EVAL_FULL, EVAL_SMOKE, EVALUATION_FILES  # noqa: E402
 from figures_johnson import JOHNSON_FILES, JOHNSON_FULL, JOHNSON_SMOKE  # noqa: E402
 from figures_layer_weights import LAYER_WEIGHT_FILES  # noqa: E402
 from figures_notation import NOTATION_FILES  # noqa: E402
 from figures_reconet import RECO_FULL, RECO_SMOKE, RECONET_FILES  # noqa: E402
+from figures_segment import SEG_FULL, SEG_SMOKE, SEGMENT_FILES  # noqa: E402
 from figures_style_weight import STYLE_WEIGHT_FILES  # noqa: E402
 from figures_w2_color import COLOR_FILES, SC_FULL, SC_SMOKE, W2_FILES  # noqa: E402
 GATYS_FILES = ("gatys_image.png", "gatys_loss.pdf", "gatys_flicker.png", "gatys_table.tex", "gatys_numbers.tex")
@@ -91,10 +104,11 @@ METHODS_FILES = ("methods_table.tex",)
 SECTION_FILES = {"notation": NOTATION_FILES, "methods": METHODS_FILES, "gatys": GATYS_FILES,
                  "layer_weights": LAYER_WEIGHT_FILES, "style_weight": STYLE_WEIGHT_FILES,
                  "ruder": RUDER_FILES, "johnson": JOHNSON_FILES, "wasserstein": W2_FILES, "color": COLOR_FILES,
-                 "arbitrary": ARBITRARY_FILES, "reconet": RECONET_FILES}
+                 "arbitrary": ARBITRARY_FILES, "reconet": RECONET_FILES, "segmentation": SEGMENT_FILES,
+                 "evaluation": EVALUATION_FILES}
 SECTIONS = tuple(SECTION_FILES)
 FILES = (NOTATION_FILES + METHODS_FILES + GATYS_FILES + LAYER_WEIGHT_FILES + STYLE_WEIGHT_FILES + RUDER_FILES + JOHNSON_FILES
-         + W2_FILES + COLOR_FILES + ARBITRARY_FILES + RECONET_FILES)
+         + W2_FILES + COLOR_FILES + ARBITRARY_FILES + RECONET_FILES + SEGMENT_FILES + EVALUATION_FILES)
 
 
 @dataclass(frozen=True)
@@ -979,7 +993,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--only", choices=SECTIONS,
                    help="regenerate one section's files only (notation: notation.tex from notebooks/NOTATION.md, "
                         "methods: methods_table.tex, gatys: gatys_*, layer_weights: layer_weights*, style_weight: style_weight.png, ruder: ruder_*, "
-                        "johnson: johnson_*, wasserstein: w2_*, color: color_*, arbitrary: arbitrary_*, reconet: reconet_*; default: all)")
+                        "johnson: johnson_*, wasserstein: w2_*, color: color_*, arbitrary: arbitrary_*, reconet: reconet_*, segmentation: segment_*, "
+                        "evaluation: eval_*; default: all)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
                    help="output folder, created if missing (default: report/figures)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps or auto (default: auto)")
@@ -1188,6 +1203,16 @@ def main(argv=None) -> int:
 
             with one_thread_if_smoke(s.smoke, device):
                 make_reconet(replace(RECO_SMOKE if s.smoke else RECO_FULL, seed=s.seed), device, out)
+        if "segmentation" in sections:
+            from figures_segment import make_segment
+
+            with one_thread_if_smoke(s.smoke, device):
+                make_segment(replace(SEG_SMOKE if s.smoke else SEG_FULL, seed=s.seed), device, out)
+        if "evaluation" in sections:
+            from figures_evaluation import make_evaluation
+
+            with one_thread_if_smoke(s.smoke, device):
+                make_evaluation(EVAL_SMOKE if s.smoke else EVAL_FULL, device, out)
     except VstError as err:
         log(f"error: {err}")
         return 1
