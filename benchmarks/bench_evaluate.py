@@ -50,7 +50,7 @@ if "VSTLIB_DATA_DIR" not in os.environ and (REPO.parent / "shared" / "data" / "r
     os.environ["VSTLIB_DATA_DIR"] = str(REPO.parent / "shared" / "data")  # as the Makefile does
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run_all import git_state, machine_info, machine_line, write_fragment  # noqa: E402
+from run_all import cpu_snapshot, git_state, machine_info, machine_line, other_cores, write_fragment  # noqa: E402
 
 from vstlib import methods as vmethods  # noqa: E402
 from vstlib.evaluate import METRICS, course_cache_dir, course_evaluation, evaluate  # noqa: E402
@@ -87,24 +87,6 @@ def parse_args(argv=None):
 # ------------------------------------------------------------------------------------------------
 # Measuring
 # ------------------------------------------------------------------------------------------------
-
-
-def cpu_snapshot() -> tuple[float, float, float]:
-    """(wall clock, CPU seconds the machine was busy, CPU seconds of this process and its children)."""
-    try:
-        with open("/proc/stat") as fh:
-            jiffies = [int(v) for v in fh.readline().split()[1:9]]
-        busy = (sum(jiffies) - jiffies[3] - jiffies[4]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError):
-        busy = float("nan")
-    t = os.times()
-    return time.perf_counter(), busy, t.user + t.system + t.children_user + t.children_system
-
-
-def other_cores(before, after) -> float:
-    """Cores other processes kept busy on average between two snapshots (0 = the machine was ours)."""
-    wall = after[0] - before[0]
-    return max(0.0, ((after[1] - before[1]) - (after[2] - before[2])) / wall) if wall > 0 else float("nan")
 
 
 def cell_record(cache: Path, key: str) -> dict:

@@ -69,6 +69,8 @@ REPO = Path(__file__).resolve().parents[1]
 if "VSTLIB_DATA_DIR" not in os.environ and (REPO.parent / "shared" / "data" / "registry.tsv").is_file():
     os.environ["VSTLIB_DATA_DIR"] = str(REPO.parent / "shared" / "data")  # as the Makefile does
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run_all import cpu_snapshot, other_cores  # noqa: E402
 from vstlib import data as vdata  # noqa: E402
 from vstlib import methods as vmethods  # noqa: E402
 from vstlib.composite import region_session, seam_energy  # noqa: E402
@@ -258,24 +260,6 @@ def save_preview(path: Path, frames: torch.Tensor, alpha: torch.Tensor, est: tor
 # ------------------------------------------------------------------------------------------------
 # Small helpers
 # ------------------------------------------------------------------------------------------------
-
-
-def cpu_snapshot() -> tuple[float, float, float]:
-    """(wall clock, CPU seconds the whole machine was busy, CPU seconds of this process) for :func:`other_cores`."""
-    try:
-        with open("/proc/stat") as fh:
-            jiffies = [int(v) for v in fh.readline().split()[1:9]]
-        busy = (sum(jiffies) - jiffies[3] - jiffies[4]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError):
-        busy = float("nan")
-    t = os.times()
-    return time.perf_counter(), busy, t.user + t.system + t.children_user + t.children_system
-
-
-def other_cores(before, after) -> float:
-    """Cores other processes kept busy between two snapshots on average (0 = the timings had the machine)."""
-    wall = after[0] - before[0]
-    return max(0.0, ((after[1] - before[1]) - (after[2] - before[2])) / wall) if wall > 0 else float("nan")
 
 
 def timed(fn, *a, **k):

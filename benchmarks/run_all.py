@@ -89,6 +89,24 @@ def machine_info() -> dict:
     return info
 
 
+def cpu_snapshot() -> tuple[float, float, float]:
+    """(wall clock, CPU seconds the machine was busy, CPU seconds of this process and its children)."""
+    try:
+        with open("/proc/stat") as fh:
+            jiffies = [int(v) for v in fh.readline().split()[1:9]]
+        busy = (sum(jiffies) - jiffies[3] - jiffies[4]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError):
+        busy = float("nan")
+    t = os.times()
+    return time.perf_counter(), busy, t.user + t.system + t.children_user + t.children_system
+
+
+def other_cores(before, after) -> float:
+    """Cores other processes kept busy on average between two snapshots (0 = the machine was ours)."""
+    wall = after[0] - before[0]
+    return max(0.0, ((after[1] - before[1]) - (after[2] - before[2])) / wall) if wall > 0 else float("nan")
+
+
 def machine_line(info: dict | None = None) -> str:
     info = info or machine_info()
     mem = f", {info['memory_gb']:g} GB" if info.get("memory_gb") else ""
