@@ -85,3 +85,16 @@ def style():
     stripes[:, 0, :, ::6] = 0.9
     stripes[:, 2, ::5] = 0.7
     return (stripes + 0.1 * torch.rand(1, 3, 48, 48, generator=g)).clamp(0, 1)
+
+
+def smooth_texture(h: int, w: int, seed: int = 0):
+    """A uint8 RGB texture [h, w, 3] with structure at several scales (for the flow to lock onto);
+    imported by the stabilizer and segmentation tests."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    noise = rng.random((h, w, 3)).astype(np.float32)
+    tex = sum(cv2.GaussianBlur(noise, (0, 0), s) * (1.0 if s < 2 else 3.0) for s in (1.0, 3.0))
+    tex = (tex - tex.min()) / (tex.max() - tex.min())
+    return np.round(tex * 255).astype(np.uint8)

@@ -15,8 +15,8 @@ import math
 import urllib.error
 from pathlib import Path
 
-import cv2
 import numpy as np
+from conftest import smooth_texture
 import pytest
 import torch
 import torch.nn.functional as F
@@ -44,15 +44,6 @@ from vstlib.stabilize import expected_flicker
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 H, W = 72, 128  # small 16:9 frames
-
-
-def smooth_texture(h: int, w: int, seed: int = 0) -> np.ndarray:
-    """A uint8 RGB texture with structure at several scales (for the flow to lock onto)."""
-    rng = np.random.default_rng(seed)
-    noise = rng.random((h, w, 3)).astype(np.float32)
-    tex = sum(cv2.GaussianBlur(noise, (0, 0), s) * (1.0 if s < 2 else 3.0) for s in (1.0, 3.0))
-    tex = (tex - tex.min()) / (tex.max() - tex.min())
-    return np.round(tex * 255).astype(np.uint8)
 
 
 def still(h: int = H, w: int = W, seed: int = 0) -> torch.Tensor:

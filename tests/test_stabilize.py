@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from conftest import smooth_texture
 import pytest
 import torch
 
@@ -23,17 +24,6 @@ from vstlib.stabilize import (CUT_THRESHOLD, Stabilizer, check_strength, expecte
                               stabilize_blend)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def smooth_texture(h: int, w: int, seed: int = 0) -> np.ndarray:
-    """A uint8 RGB texture with structure at several scales (for the flow to lock onto)."""
-    import cv2
-
-    rng = np.random.default_rng(seed)
-    noise = rng.random((h, w, 3)).astype(np.float32)
-    tex = sum(cv2.GaussianBlur(noise, (0, 0), s) * (1.0 if s < 2 else 3.0) for s in (1.0, 3.0))
-    tex = (tex - tex.min()) / (tex.max() - tex.min())
-    return np.round(tex * 255).astype(np.uint8)
 
 
 def as_tensor(frame: np.ndarray) -> torch.Tensor:
