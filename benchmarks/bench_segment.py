@@ -70,7 +70,7 @@ if "VSTLIB_DATA_DIR" not in os.environ and (REPO.parent / "shared" / "data" / "r
     os.environ["VSTLIB_DATA_DIR"] = str(REPO.parent / "shared" / "data")  # as the Makefile does
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_all import cpu_snapshot, other_cores  # noqa: E402
+from run_all import cpu_snapshot, git_state, other_cores, write_fragment  # noqa: E402
 from vstlib import data as vdata  # noqa: E402
 from vstlib import methods as vmethods  # noqa: E402
 from vstlib.composite import region_session, seam_energy  # noqa: E402
@@ -762,8 +762,6 @@ def markdown(res: dict, quick: bool) -> str:
 def write(res: dict, args, command: str | None = None) -> None:
     md = markdown(res, args.quick)
     print("\n" + md)
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from run_all import write_fragment
 
     write_fragment("segment", md, command=command, quick=args.quick)
 
@@ -777,8 +775,6 @@ def main(argv=None) -> int:
         write(res, args, command=f"{cmd}`; its results.json re-rendered by `{cmd} --render-only")
         return 0
     torch.set_num_threads(args.threads)
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from run_all import git_state
 
     g = git_state()
     commit = g["commit"] + (" + uncommitted changes" if g["dirty"] else "")
