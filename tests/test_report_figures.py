@@ -8,6 +8,7 @@ the report is also built against those files.
 
 from __future__ import annotations
 
+import json
 import importlib.util
 import os
 import re
@@ -420,6 +421,18 @@ def _notation_source_rows() -> list[tuple[str, ...]]:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.table_rows((REPO_ROOT / "notebooks" / "NOTATION.md").read_text(encoding="utf-8"))
+
+
+def test_smoke_run_refuses_to_write_over_the_committed_figures():
+    """The committed full-quality figures are never replaced by smoke ones: --smoke into report/figures is
+    one error line and exit 2, and nothing there changes."""
+    committed = REPO_ROOT / "report" / "figures"
+    before = {p.name: p.stat().st_mtime_ns for p in committed.iterdir()}
+    proc = subprocess.run([sys.executable, "-m", "report.make_figures", "--smoke", "--only", "notation",
+                           "--out", str(committed)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "error: smoke figures would overwrite" in proc.stdout and "Traceback" not in proc.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in committed.iterdir()} == before
 
 
 def test_notation_table_has_one_row_per_notation_md_row(tmp_path):
@@ -927,3 +940,20 @@ def test_evaluation_helpers():
     finally:
         sys.path.remove(str(REPO_ROOT / "report"))
     assert result.attempted >= 9 and result.failed == 0
+
+
+def test_colab_recipe_notebook_runs_make_figures_on_the_gpu_without_a_venv():
+    """report/figures_on_colab.ipynb (the documented GPU recipe): stored without outputs, a badge that opens
+    this very file, code that parses, make_figures.py run with --device cuda in Colab's own Python (no venv)."""
+    import ast
+
+    nb = json.loads((REPO_ROOT / "report" / "figures_on_colab.ipynb").read_text(encoding="utf-8"))
+    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    assert code and all(not c.get("outputs") and c.get("execution_count") is None
+                        for c in nb["cells"] if c["cell_type"] == "code")
+    for src in code:
+        ast.parse(src)
+    text = "\n".join("".join(c["source"]) for c in nb["cells"])
+    assert "colab.research.google.com/github/vstlib/vstlib/blob/main/report/figures_on_colab.ipynb" in text
+    assert '"report/make_figures.py", "--device", "cuda"' in text
+    assert "venv" not in "\n".join(code) and "sys.executable" in "\n".join(code)
