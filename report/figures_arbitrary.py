@@ -15,7 +15,7 @@ arbitrary``): the computations of notebook 08 written as figures and macros, all
                               the painting's
     arbitrary_numbers.tex     the \\Arb... macros quoted in the text
 
-Full: 24 clip frames at 256 px (a 1 s fade), AdaIN at 256 px with 300 L-BFGS iterations (a few
+Full: 24 clip frames at 256 px (a 1 s fade), AdaIN at 256 px with 200 L-BFGS iterations (a few
 minutes on a 2-core CPU); smoke: 8 frames at 64 px, 10 iterations (seconds). The helpers (number
 formatting, atomic writes, device description) are make_figures.py's.
 """

@@ -82,6 +82,7 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -979,18 +980,18 @@ def parse_args(argv=None) -> argparse.Namespace:
                     + ", ".join(FILES) + ". Run from the repository root.",
         epilog=f"Full quality: {FULL.photo} at {FULL.image_side} px with {FULL.iters} iterations "
                f"(+{FULL.coarse_iters} at half size), and {FULL.video_frames} frames of "
-               f"{Path(FULL.video).name} at {FULL.video_side} px with {FULL.video_iters} iterations each "
-               "(about 20 min on an otherwise idle 2-core CPU); Ruder section: "
+               f"{Path(FULL.video).name} at {FULL.video_side} px with {FULL.video_iters} iterations each"
+               "; Ruder section: "
                f"{RUDER_FULL.frames} frames of {Path(RUDER_FULL.clip).name} at {RUDER_FULL.side} px, "
                f"{RUDER_FULL.iters} iterations per per-frame Gatys frame, {RUDER_FULL.frame_iters} per later Ruder "
-               "frame, three runs (an estimated 15 min on a 2-core CPU). "
+               "frame, three runs. "
                f"--smoke (or SMOKE=1 / VSTLIB_SMOKE=1): {SMOKE.image_side} px, {SMOKE.iters} iterations, "
                f"{SMOKE.video_frames} frames at {SMOKE.video_side} px with {SMOKE.video_iters} iterations; "
                f"Ruder {RUDER_SMOKE.frames} frames at {RUDER_SMOKE.side} px, {RUDER_SMOKE.iters} / "
                f"{RUDER_SMOKE.frame_iters} iterations; about a minute on a CPU. Wasserstein and colour sections: "
                f"{SC_FULL.photo} at {SC_FULL.image_side} px with {SC_FULL.iters} iterations per image, "
                f"{SC_FULL.frames} clip frames at {SC_FULL.side} px ({SC_FULL.clip_iters} / {SC_FULL.frame_iters} "
-               "iterations); about 30 min each on a 2-core CPU. "
+               "iterations). Every section at full quality: see report/README.md for the measured time on a 2-core CPU. "
                "Sample data: set VSTLIB_DATA_DIR to a local mirror when offline.",
     )
     p.add_argument("--smoke", action="store_true",
@@ -1004,6 +1005,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="output folder, created if missing (default: report/figures, the committed figures; "
                         "with --smoke report/build/figures-smoke: smoke figures never go into report/figures)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps or auto (default: auto)")
+    p.add_argument("--jobs", type=int, default=0, metavar="N",
+                   help="sections run at once, each in its own process (default: on a CPU one per core, at most "
+                        f"{MAX_CPU_JOBS}; on a GPU 1)")
+    p.add_argument("--threads", type=int, default=0, metavar="N",
+                   help="torch threads per process on a CPU (default: the cores shared out among the jobs; the "
+                        "figures' small images run faster on one thread each, two sections side by side, than on "
+                        "two threads one after the other)")
     p.add_argument("--seed", type=int, default=FULL.seed, help=f"random seed (default: {FULL.seed})")
     g = p.add_argument_group("overrides of the Gatys section "
                              "(recorded in the table; default: the full / smoke setting)")
@@ -1055,6 +1063,71 @@ def ruder_settings_from(args: argparse.Namespace) -> RuderSettings:
     overrides = {"frames": args.ruder_frames, "side": args.ruder_size, "iters": args.ruder_iters,
                  "frame_iters": frame_iters, "temporal_weight": args.temporal_weight, "flow": args.flow}
     return replace(r, seed=args.seed, **{k: v for k, v in overrides.items() if v is not None})
+
+
+# Sections from the longest to the shortest (measured full-quality minutes on the 2-core CPU, one
+# thread each): the parallel run starts the long ones first so that the short ones fill the gaps.
+SECTION_COST = {"evaluation": 25, "wasserstein": 12, "ruder": 10, "gatys": 9, "color": 8, "johnson": 4,
+                "layer_weights": 4, "arbitrary": 4, "segmentation": 3, "reconet": 1.5, "style_weight": 1,
+                "methods": 0.1, "notation": 0.1}
+MAX_CPU_JOBS = 4
+
+
+def default_jobs(device: str) -> int:
+    """One job per core on a CPU (at most MAX_CPU_JOBS); 1 on an accelerator, which one process fills."""
+    if device not in ("auto", "cpu"):
+        return 1
+    if device == "auto":
+        import torch
+
+        if torch.cuda.is_available() or (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            return 1
+    return max(1, min(MAX_CPU_JOBS, len(os.sched_getaffinity(0))))
+
+
+def run_in_parallel(argv: list[str], sections: Sequence[str], jobs: int, threads: int) -> int:
+    """Run each section as ``make_figures.py ARGV --only SECTION`` in its own process, ``jobs`` at a time,
+    longest first; their lines are printed as they come, prefixed with the section. Exit status 1 when
+    any section failed (the others still finish: every file is written atomically)."""
+    import subprocess
+    import threading
+
+    todo = sorted(sections, key=lambda sec: -SECTION_COST.get(sec, 1))
+    env = {**os.environ, "TQDM_DISABLE": "1"}  # progress bars of two processes would garble each other
+    lock, seconds, failed = threading.Lock(), {}, []
+
+    def worker():
+        while True:
+            with lock:
+                if not todo:
+                    return
+                sec = todo.pop(0)
+            t0 = time.perf_counter()
+            cmd = [sys.executable, str(Path(__file__).resolve()), *argv, "--only", sec, "--jobs", "1",
+                   "--threads", str(threads)]
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                                    cwd=REPO_ROOT)
+            for line in proc.stdout:
+                log(f"[{sec}] {line.rstrip()}")
+            code = proc.wait()
+            with lock:
+                seconds[sec] = time.perf_counter() - t0
+                if code != 0:
+                    failed.append(sec)
+            log(f"[{sec}] {'FAILED' if code else 'finished'} in {fmt_duration(seconds[sec])}")
+
+    t_start = time.perf_counter()
+    log(f"make_figures: {len(sections)} sections, {jobs} at a time, {threads} torch thread(s) each")
+    pool = [threading.Thread(target=worker) for _ in range(min(jobs, len(sections)))]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    log("per section: " + ", ".join(f"{sec} {fmt_duration(sec_s)}" for sec, sec_s in
+                                     sorted(seconds.items(), key=lambda kv: -kv[1])))
+    log(f"all sections done in {fmt_duration(time.perf_counter() - t_start)}"
+        + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
 
 
 def one_thread_if_smoke(smoke: bool, device):
@@ -1141,6 +1214,12 @@ def main(argv=None) -> int:
             f"leave --out out (default {SMOKE_OUT.relative_to(REPO_ROOT)}) or choose another folder")
         return 2
     out.mkdir(parents=True, exist_ok=True)
+    # Smoke runs stay in one process (seconds per section; the tests read one log).
+    jobs = args.jobs or (default_jobs(args.device) if len(sections) > 1 and not s.smoke else 1)
+    if jobs > 1 and len(sections) > 1:
+        argv = list(sys.argv[1:] if argv is None else argv)
+        threads = args.threads or max(1, len(os.sched_getaffinity(0)) // jobs)
+        return run_in_parallel(argv + ["--out", str(out)], sections, jobs, threads)
     t_start = time.perf_counter()
     if "notation" in sections:  # plain text conversion: no torch, no device
         from figures_notation import make_notation
@@ -1156,6 +1235,9 @@ def main(argv=None) -> int:
     matplotlib.use("Agg")
     import torch
     from vstlib import VstError, pick_device
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     try:
         device = pick_device(args.device)
