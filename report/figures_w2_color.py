@@ -214,18 +214,22 @@ def figure_flicker(errors: dict, names, fps: float, title_ylabel: str = "$E_{war
 
 
 def _clip_note(s: StyleColorSettings, n: int, fps: float, hw) -> str:
+    from vstlib.ruder import RuderConfig
+
     mf = _mf()
     fh, fw = hw
     last = s.clip_start + (n - 1) * s.clip_every
     return (f"Clip \\texttt{{{mf.tex(Path(s.clip).name)}}}, frames {s.clip_start}, {s.clip_start + s.clip_every}, "
             f"\\dots, {last} ({n} frames at {fps:g}\\,fps), {fw}$\\times${fh} px; Ruder: {s.clip_iters} iterations "
-            f"for the first frame, {s.frame_iters} for later ones, temporal weight $10^{{5}}$; $E_{{warp}}$ with "
+            f"for the first frame, {s.frame_iters} for later ones, temporal weight "
+            f"{mf.weight_tex(RuderConfig().temporal_weight)}; $E_{{warp}}$ with "
             f"DeepFlow and occlusion masks on the input frames, mean over the {n - 1} pairs.")
 
 
 def w2_table_tex(s: StyleColorSettings, w2: dict, device_long: str) -> str:
     import torch
     from vstlib import __version__
+    from vstlib.choices import DEFAULT_STYLE_WEIGHTS
 
     mf = _mf()
     h, w = w2["hw"]
@@ -246,7 +250,8 @@ def w2_table_tex(s: StyleColorSettings, w2: dict, device_long: str) -> str:
                       mf.num(e[name] / max(e["per-frame W2"], 1e-30)), ""]) + r" \\" for name in W2_CLIP_RUNS),
         r"\midrule",
         note(f"Image: {mf.tex(s.photo)} at {w}$\\times${h} px, {mf.tex(mf.style_label(s.style))}; {s.iters} L-BFGS "
-             f"iterations from the photo, content weight 1, style weight $10^3$ (Gram) and $1.5\\times10^3$ ($W_2$), "
+             f"iterations from the photo, content weight 1, style weight {mf.num(DEFAULT_STYLE_WEIGHTS['gram'])} (Gram) "
+             f"and {mf.num(DEFAULT_STYLE_WEIGHTS['wasserstein'])} ($W_2$), "
              f"layers relu1\\_1--relu5\\_1; each result scored by both style losses at those weights. Statistics "
              f"mismatch: mean absolute difference of the {mf.tex(s.layer)} channel means plus that of the channel "
              f"standard deviations, result against painting."),
@@ -259,6 +264,18 @@ def w2_table_tex(s: StyleColorSettings, w2: dict, device_long: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _nearer(value: float, reference: float, words: tuple[str, str, str], tolerance: float = 1e-3) -> str:
+    """``words[0]`` when ``value`` is below ``reference`` by more than ``tolerance`` (relative), ``words[2]``
+    when above, else ``words[1]``: a sentence of the report that follows the measurement.
+
+    >>> _nearer(1.0, 2.0, ("lower", "equal", "higher")), _nearer(2.0, 2.0001, ("lower", "equal", "higher"))
+    ('lower', 'equal')
+    """
+    if abs(value - reference) <= tolerance * max(abs(value), abs(reference)):
+        return words[1]
+    return words[0] if value < reference else words[2]
 
 
 def w2_numbers_tex(s: StyleColorSettings, w2: dict, device_short: str) -> str:
@@ -275,8 +292,13 @@ def w2_numbers_tex(s: StyleColorSettings, w2: dict, device_short: str) -> str:
         "WtwoMismatchWtwo": mf.num(w2["mismatch"]["W2"]),
         "WtwoGramOfGram": mf.sci(w2["cross"]["Gram"]["Gram"]),
         "WtwoGramOfWtwo": mf.sci(w2["cross"]["Gram"]["W2"]),
-        "WtwoWtwoOfGram": mf.sci(w2["cross"]["W2"]["Gram"]),
-        "WtwoWtwoOfWtwo": mf.sci(w2["cross"]["W2"]["W2"]),
+        "WtwoWtwoOfGram": mf.sci(w2["cross"]["W2"]["Gram"], 4),
+        "WtwoWtwoOfWtwo": mf.sci(w2["cross"]["W2"]["W2"], 4),
+        # The prose's comparisons, from the numbers (a run may well contradict the expectation).
+        "WtwoByWtwoWord": _nearer(w2["cross"]["W2"]["W2"], w2["cross"]["W2"]["Gram"],
+                                  ("nearer", "no nearer than the Gram result to", "farther from")),
+        "WtwoStatsWord": _nearer(w2["mismatch"]["W2"], w2["mismatch"]["Gram"],
+                                 ("lie closer to", "lie as close to", "lie farther from")),
         "WtwoEwarpPerFrame": mf.num(e["per-frame W2"]),
         "WtwoEwarpRuder": mf.num(e["Ruder + W2"]),
         "WtwoEwarpRuderGram": mf.num(e["Ruder + Gram"]),

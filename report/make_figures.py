@@ -1067,8 +1067,8 @@ def ruder_settings_from(args: argparse.Namespace) -> RuderSettings:
 
 # Sections from the longest to the shortest (measured full-quality minutes on the 2-core CPU, one
 # thread each): the parallel run starts the long ones first so that the short ones fill the gaps.
-SECTION_COST = {"evaluation": 25, "wasserstein": 12, "ruder": 10, "gatys": 9, "color": 8, "johnson": 4,
-                "layer_weights": 4, "arbitrary": 4, "segmentation": 3, "reconet": 1.5, "style_weight": 1,
+SECTION_COST = {"style_weight": 29, "evaluation": 21, "wasserstein": 13, "gatys": 12, "color": 11, "ruder": 10,
+                "johnson": 10, "layer_weights": 4, "arbitrary": 1.4, "reconet": 0.5, "segmentation": 0.5,
                 "methods": 0.1, "notation": 0.1}
 MAX_CPU_JOBS = 4
 

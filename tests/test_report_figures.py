@@ -367,6 +367,14 @@ def test_w2_table_and_numbers_agree(figures):
     assert _tex_number(rows["Ruder + $W_2$"][2]) == pytest.approx(float(values["WtwoRuderRatio"]), rel=1e-3)
     # each result is scored by both losses: the W2 loss of the W2 result is the table's W2 column
     assert _tex_number(rows["W2 result"][2]) == pytest.approx(_tex_number(values["WtwoWtwoOfWtwo"]), rel=1e-3)
+    # the prose's comparison words follow the numbers they quote
+    w2_of_w2, w2_of_gram = _tex_number(values["WtwoWtwoOfWtwo"]), _tex_number(values["WtwoWtwoOfGram"])
+    expected = "nearer" if w2_of_w2 < w2_of_gram * (1 - 2e-3) else "farther from" if w2_of_w2 > w2_of_gram * (1 + 2e-3) \
+        else values["WtwoByWtwoWord"]
+    assert values["WtwoByWtwoWord"] == expected
+    closer = float(values["WtwoMismatchWtwo"]) < float(values["WtwoMismatchGram"])
+    assert values["WtwoStatsWord"] == ("lie closer to" if closer else values["WtwoStatsWord"] if
+                                       values["WtwoMismatchWtwo"] == values["WtwoMismatchGram"] else "lie farther from")
 
 
 @pytest.mark.slow
@@ -957,3 +965,19 @@ def test_colab_recipe_notebook_runs_make_figures_on_the_gpu_without_a_venv():
     assert "colab.research.google.com/github/vstlib/vstlib/blob/main/report/figures_on_colab.ipynb" in text
     assert '"report/make_figures.py", "--device", "cuda"' in text
     assert "venv" not in "\n".join(code) and "sys.executable" in "\n".join(code)
+
+
+def test_sections_run_side_by_side_and_a_failed_one_fails_the_run(tmp_path, capsys):
+    """--jobs: each section in its own process (longest first), its lines prefixed with its name, the files
+    of every section written; one failing section makes the run fail while the others still finish."""
+    mf = _load_script()
+    assert mf.run_in_parallel(["--smoke", "--out", str(tmp_path)], ["notation", "methods"], 2, 1) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(mf.NOTATION_FILES + mf.METHODS_FILES)
+    log = capsys.readouterr().out
+    assert "[notation] finished" in log and "[methods] finished" in log and "all sections done" in log
+    assert sorted(["notation", "evaluation", "gatys"], key=lambda s: -mf.SECTION_COST[s])[0] == "evaluation"
+
+    bad = tmp_path / "bad"
+    # --seed takes a number: the section's process exits with argparse's status 2
+    assert mf.run_in_parallel(["--smoke", "--out", str(bad), "--seed", "x"], ["notation", "methods"], 2, 1) == 1
+    assert "FAILED: " in capsys.readouterr().out
