@@ -14,9 +14,9 @@ Fails (exit status 1) on
 * BibTeX errors in the ``.blg`` file beside the log (its warnings are printed, not fatal),
 
 and prints how many generated files are missing. main.tex writes ``No file figures/NAME.`` to the
-log for each generated file it looked for and did not find (a figure is looked for as ``.pdf`` and
-``.png``); the generated figures are not committed, so by default a missing one is counted, not
-fatal (``--fail-on-placeholders`` makes it fatal, for a build after ``make figures``).
+log for each generated file it looked for and did not find (a figure is looked for as ``.pdf``,
+``.png`` and ``.jpg``). By default a missing one is counted, not fatal; ``--fail-on-placeholders``
+makes it fatal, as CI runs it (the full-quality figures are committed).
 
 TeX wraps log lines at 79 characters (``max_print_line``), which can cut a label or a citation
 key in two; lines of exactly that length are joined with the next before matching.
@@ -112,7 +112,7 @@ def check_log(log_text: str, blg_text: str = "") -> LogReport:
     report.multiply_defined = _unique(_MULTIPLY_DEFINED.findall(text))
     report.overfull = _OVERFULL.findall(text)
     report.tex_errors = _TEX_ERROR.findall(text)
-    report.missing_generated = _unique(re.sub(r"\.(pdf|png)$", "", name) for name in _MISSING_FILE.findall(text))
+    report.missing_generated = _unique(re.sub(r"\.(pdf|png|jpg)$", "", name) for name in _MISSING_FILE.findall(text))
     report.bibtex_errors = sum(int(n) for n in _BLG_ERRORS.findall(blg_text))
     report.bibtex_warnings = _BLG_WARNING.findall(blg_text)
     return report

@@ -87,6 +87,8 @@ class EvaluationSettings:
     # torch threads while missing cells are computed on a CPU: what the recorded course evaluation
     # ran with (benchmarks/bench_evaluate.py --threads 1), so that a cell computed here is timed alike
     cpu_threads: int = 1
+    # a Ray cluster for the missing cells ("ray": a local one; else an address): make_figures --cluster
+    cluster: str | None = None
 
 
 EVAL_FULL = EvaluationSettings(smoke=False)
@@ -198,7 +200,8 @@ def run_evaluation(s: EvaluationSettings, device, cache_dir: Path):
     if str(device).startswith("cpu") and s.cpu_threads:
         torch.set_num_threads(s.cpu_threads)
     try:
-        results = evaluate(protocol, variants, cache_dir, device=device, progress=not s.smoke)  # full: a line per cell
+        results = evaluate(protocol, variants, cache_dir, device=device, progress=not s.smoke,  # full: a line per cell
+                           cluster=s.cluster)
     finally:
         torch.set_num_threads(threads)
     cells = [c for c in results.cells if c.status == "ok"]

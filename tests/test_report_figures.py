@@ -36,7 +36,7 @@ SEGMENT_FILES = ("segment_masks.png", "segment_flicker.png", "segment_variants.p
                  "segment_iou.pdf", "segment_numbers.tex")
 EVALUATION_FILES = ("eval_table.tex", "eval_pareto.pdf", "eval_speed.pdf", "eval_grid_a.png", "eval_grid_b.png",
                     "eval_ewarp_maps.png", "eval_agreement.pdf", "eval_numbers.tex")
-EXPECTED = (("notation.tex", "methods_table.tex") + GATYS_FILES + ("layer_weights.png", "layer_weights_numbers.tex", "style_weight.png") + RUDER_FILES
+EXPECTED = (("notation.tex", "methods_table.tex") + GATYS_FILES + ("layer_weights.png", "layer_weights_numbers.tex", "style_weight.jpg") + RUDER_FILES
             + JOHNSON_FILES + W2_FILES + COLOR_FILES + ARBITRARY_FILES + RECONET_FILES + SEGMENT_FILES + EVALUATION_FILES)
 MACROS = ("GatysFlickerIn", "GatysFlickerOut", "GatysFlickerRatio", "GatysSecondsPerFrame", "GatysDevice")
 # Ruder macros whose value is a plain decimal number (the others are text: sizes, names, device).
@@ -981,3 +981,50 @@ def test_sections_run_side_by_side_and_a_failed_one_fails_the_run(tmp_path, caps
     # --seed takes a number: the section's process exits with argparse's status 2
     assert mf.run_in_parallel(["--smoke", "--out", str(bad), "--seed", "x"], ["notation", "methods"], 2, 1) == 1
     assert "FAILED: " in capsys.readouterr().out
+
+
+def test_compact_png_is_lossless_and_keeps_real_transparency(tmp_path):
+    """The committed figures are rewritten smaller, never changed: the same pixels; an opaque alpha
+    channel is dropped, a real one kept."""
+    import numpy as np
+
+    mf = _load_script()
+    rng = np.random.default_rng(0)
+    smooth = np.cumsum(rng.integers(0, 3, size=(120, 160, 3)), axis=1).astype(np.uint8)  # compressible, not trivial
+    opaque = np.dstack([smooth, np.full((120, 160), 255, np.uint8)])
+    see_through = opaque.copy()
+    see_through[:10, :10, 3] = 0
+    for name, pixels in (("opaque.png", opaque), ("alpha.png", see_through)):
+        path = tmp_path / name
+        Image.fromarray(pixels, "RGBA").save(path, compress_level=1)
+        before = path.stat().st_size
+        mf.compact_png(path)
+        with Image.open(path) as im:
+            im.load()
+            after = np.asarray(im.convert("RGBA"))
+            mode = im.mode
+        assert np.array_equal(after, pixels), name
+        assert path.stat().st_size < before, name
+        assert mode == ("RGB" if name == "opaque.png" else "RGBA")
+
+
+def test_cluster_option_reaches_the_evaluation(monkeypatch, tmp_path):
+    """make_figures --cluster ADDRESS hands the address to vstlib.evaluate.evaluate (the Ray path itself is
+    tested in test_cluster.py)."""
+    import vstlib.evaluate
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_evaluate(*args, **kwargs):
+        seen.update(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(vstlib.evaluate, "evaluate", fake_evaluate)
+    monkeypatch.setenv("VSTLIB_EVALUATE_CACHE", str(tmp_path / "cache"))
+    mf = _load_script()
+    with pytest.raises(Stop):
+        mf.main(["--smoke", "--only", "evaluation", "--out", str(tmp_path), "--cluster", "ray://head:10001"])
+    assert seen.get("cluster") == "ray://head:10001"
