@@ -177,6 +177,7 @@ BENCHMARKS = {
     "bench_reconet": ("bench_reconet.py", [], ["--quick"], 45),  # trains 3 arms (~30 min), then evaluates
     "bench_segment": ("bench_segment.py", [], ["--quick"], 8),  # issue 13: masks, flicker, compositing cost, seams
     "bench_evaluate": ("bench_evaluate.py", [], ["--quick"], 30),  # issue 14: every method, one table (cached)
+    "bench_cluster": ("bench_cluster.py", [], ["--quick"], 20),  # issue 15: Ray: equality, overhead, seams, scaling
 }
 # Any other benchmarks/bench_*.py runs too (with --quick in quick mode if its source mentions it), and
 # its fragment lands in an "Other benchmarks" section until the template gives it a place.

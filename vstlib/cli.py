@@ -121,6 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path,
                    help="output file (default: INPUT_STYLE_METHOD[_OPTIONS].mp4/.png in the current folder)")
     _run_options(p)
+    from .cluster import ClusterOptions
+
+    ray = p.add_argument_group("on a Ray cluster (videos; pip install 'vstlib[ray]')")
+    ray.add_argument("--cluster", metavar="ADDRESS",
+                     help="run the video's chunks as Ray tasks: 'ray' starts a local Ray instance, else the address "
+                          "of a running cluster (e.g. ray://head:10001); the input and output folders must be shared "
+                          "by every node")
+    add_options(ray, ClusterOptions)
     from .runner import RegionOptions
 
     add_options(p.add_argument_group("foreground and background (videos): a style, a method or none per region"),
@@ -345,6 +353,15 @@ def _stylize(args, input_path: Path) -> int:
         regions = None
     elif not video:
         raise VstError("--segment works on videos; for one image, run `vst stylize` twice and combine with a mask")
+    from .cluster import ClusterOptions
+
+    cluster_options = config_from_args(ClusterOptions, args)
+    if args.cluster is None:
+        given = sorted(given_flags(args, set(flags_of(ClusterOptions))))
+        if given:
+            raise VstError(f"{given[0]} needs --cluster ADDRESS (or --cluster ray for a local Ray instance)")
+    elif not video:
+        raise VstError("--cluster runs videos; stylize a single image without it")
     styles, schedule, label = _scheduled_styles(m, config, args, input_path, video, run)
     if schedule is None:
         styles = m.resolve_styles(config, [] if style is None else [style])
@@ -363,7 +380,8 @@ def _stylize(args, input_path: Path) -> int:
     t0 = time.perf_counter()
     if video:
         result = stylize_video(input_path, styles, output, m.name, config, size=args.size, cache_dir=args.cache_dir,
-                               progress=not args.quiet, regions=regions, **run)
+                               progress=not args.quiet, regions=regions, cluster=args.cluster,
+                               cluster_options=cluster_options, **run)
         resumed = f", {result.resumed_frames} resumed" if result.resumed_frames else ""
         cuts = f", restarted at {len(result.cuts)} shot cut(s)" if result.cuts else ""
         print(f"wrote {output} ({result.width}x{result.height}, {result.n_frames} frames at {result.fps:g} fps"

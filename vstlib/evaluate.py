@@ -935,8 +935,46 @@ def _load_cell(folder: Path, key: str) -> dict | None:
     return record if record.get("key") == key else None
 
 
+def _compute_cell(variant: Variant, style: str, style_arg, cfg, clip_name: str, seed, key: str, protocol: Protocol,
+                  cache: Path, device, memory: bool, clips: dict | None = None, judges: dict | None = None) -> Cell:
+    """Run, measure and store one cell (here, or as a Ray task: :mod:`vstlib.cluster`)."""
+    from .data import resolve
+    from .gatys import load_style
+    from .utils import pick_device
+
+    t0 = time.perf_counter()
+    dev = str(pick_device(device))
+    clips = {} if clips is None else clips
+    judges = {} if judges is None else judges
+    if clip_name not in clips:
+        clips[clip_name] = _prepare_clip(clip_name, protocol, cache)
+    clip = clips[clip_name]
+    if style not in judges:
+        judges[style] = Judge(load_style(resolve(style, "style")), dev)
+    job = {"input": str(clip.path), "style": style_arg, "method": variant.method, "config": cfg,
+           "size": clip.size, "start": clip.start, "duration": clip.duration, "every": clip.every,
+           "device": dev, "preserve_color": variant.preserve_color,
+           "stabilize": float(variant.stabilize), "regions": variant.regions, "seed": seed,
+           "workdir": str(cache)}
+    run = _run_job(job, memory)
+    metrics, pairs = _measure(clip, run["frames"], judges[style], protocol)
+    spf = run["seconds_per_frame"]
+    metrics.update(seconds_per_frame=float(np.mean(spf)) if spf else None,
+                   wall_seconds_per_frame=run["wall_seconds"] / len(run["frames"]),
+                   peak_rss_mb=run["peak_rss_mb"], peak_cuda_mb=run["peak_cuda_mb"])
+    cell = Cell(variant.label, variant.method, style, clip_name, seed, "ok", metrics=metrics, pairs=pairs, key=key)
+    _save_cell(cache / "cells", cell, clip, run["frames"],
+               {"figure_frames": protocol.figure_frames, "device": dev, "size": clip.size,
+                "frame_range": [run["first_frame"], run["end_frame"], clip.every],
+                "variant": variant.key(cfg, style_arg), "note": variant.note,
+                "protocol": protocol.key(), "vstlib": __version__,
+                "evaluation": EVALUATION_VERSION, "memory_isolated": memory,
+                "cell_seconds": time.perf_counter() - t0})  # run and measurement, this call
+    return cell
+
+
 def evaluate(protocol: Protocol, variants: Sequence[Variant], cache_dir, *, device=None, progress: bool = True,
-             memory: bool = False) -> Results:
+             memory: bool = False, cluster: str | None = None) -> Results:
     """Run every (variant, painting, clip, seed) cell of ``protocol`` not yet in ``cache_dir``,
     measure it, store it, and return all cells (stored and new) as :class:`Results`.
 
@@ -950,9 +988,12 @@ def evaluate(protocol: Protocol, variants: Sequence[Variant], cache_dir, *, devi
             in this process, ``peak_rss_mb`` None; stored cells without it are run again when
             asked with True. The wall time includes loading the method's models either way (in
             this process later cells may find some loaded already, e.g. VGG19).
+        cluster: run the cells not yet stored as Ray tasks (``"ray"``: a local Ray instance, or
+            the one this process joined; else a cluster's address), one CPU (or GPU, when the
+            cluster has some and ``device`` allows) each, into the same ``cache_dir``, which every
+            node must mount at the same path. The results are those of a run in this process
+            (each cell runs and is measured by the same code); timings are the workers'.
     """
-    from .data import resolve
-    from .gatys import load_style
     from .utils import pick_device
 
     variants = list(variants)
@@ -965,7 +1006,7 @@ def evaluate(protocol: Protocol, variants: Sequence[Variant], cache_dir, *, devi
     dev = str(pick_device(device))
     clips: dict[str, _Clip] = {}
     judges: dict[str, Judge] = {}
-    cells, computed = [], []
+    cells, computed, todo = [], [], []
     for variant in variants:
         for style in protocol.styles:
             try:
@@ -992,36 +1033,26 @@ def evaluate(protocol: Protocol, variants: Sequence[Variant], cache_dir, *, devi
                         if progress:
                             print(f"{what}: cached", flush=True)
                         continue
+                    args = (variant, style, style_arg, cfg, clip_name, seed, key, protocol, cache)
+                    if cluster is not None:  # submitted below, all at once
+                        todo.append((len(cells), what, args))
+                        cells.append(None)
+                        continue
                     t0 = time.perf_counter()
-                    if clip_name not in clips:
-                        clips[clip_name] = _prepare_clip(clip_name, protocol, cache)
-                    clip = clips[clip_name]
-                    if style not in judges:
-                        judges[style] = Judge(load_style(resolve(style, "style")), dev)
-                    job = {"input": str(clip.path), "style": style_arg, "method": variant.method, "config": cfg,
-                           "size": clip.size, "start": clip.start, "duration": clip.duration, "every": clip.every,
-                           "device": dev, "preserve_color": variant.preserve_color,
-                           "stabilize": float(variant.stabilize), "regions": variant.regions, "seed": seed,
-                           "workdir": str(cache)}
-                    run = _run_job(job, memory)
-                    metrics, pairs = _measure(clip, run["frames"], judges[style], protocol)
-                    spf = run["seconds_per_frame"]
-                    metrics.update(seconds_per_frame=float(np.mean(spf)) if spf else None,
-                                   wall_seconds_per_frame=run["wall_seconds"] / len(run["frames"]),
-                                   peak_rss_mb=run["peak_rss_mb"], peak_cuda_mb=run["peak_cuda_mb"])
-                    cell = Cell(variant.label, variant.method, style, clip_name, seed, "ok", metrics=metrics,
-                                pairs=pairs, key=key)
-                    _save_cell(folder, cell, clip, run["frames"],
-                               {"figure_frames": protocol.figure_frames, "device": dev, "size": clip.size,
-                                "frame_range": [run["first_frame"], run["end_frame"], clip.every],
-                                "variant": variant.key(cfg, style_arg), "note": variant.note,
-                                "protocol": protocol.key(), "vstlib": __version__,
-                                "evaluation": EVALUATION_VERSION, "memory_isolated": memory,
-                                "cell_seconds": time.perf_counter() - t0})  # run and measurement, this call
-                    cells.append(cell)
+                    cells.append(_compute_cell(*args, dev, memory, clips, judges))
                     computed.append(key)
                     if progress:
                         print(f"{what}: computed in {time.perf_counter() - t0:.1f} s", flush=True)
+    if todo:
+        from .cluster import run_cells
+
+        for name in dict.fromkeys(args[4] for _, _, args in todo):  # inputs and flows into the cache, once
+            _prepare_clip(name, protocol, cache)
+
+        for (position, what, args), cell in zip(todo, run_cells(cluster, _compute_cell, [a for _, _, a in todo],
+                                                                device, memory, progress, [w for _, w, _ in todo])):
+            cells[position] = cell
+            computed.append(cell.key)
     return Results(protocol, tuple(variants), cells, computed)
 
 

@@ -388,6 +388,8 @@ def stylize_video(
     stabilize: float = 0.0,
     stabilize_flow: str = "dis",
     regions=None,
+    cluster: str | None = None,
+    cluster_options=None,
 ) -> VideoResult:
     """Stylize a video file with any registered method and write ``output`` with the input's audio.
 
@@ -420,6 +422,10 @@ def stylize_video(
         regions: a :class:`vstlib.composite.RegionOptions`: split every frame into foreground and
             background (a mask backend), give each region its own style, method or none, and join
             them (``edges``); any method that stylizes frame by frame.
+        cluster: run the chunks of the video as Ray tasks (:mod:`vstlib.cluster`): ``"ray"`` for a
+            local Ray instance (or the one this process already joined), or a cluster's address.
+            The same resume folder and the same parts; per-frame methods write the same frames.
+        cluster_options: a :class:`vstlib.cluster.ClusterOptions` (workers, Ruder's chunk overlap).
     """
     from .io import probe_video
     from .utils import pick_device
@@ -479,10 +485,16 @@ def stylize_video(
             raise VstError(f"cannot use '{folder}' as the resume folder: {err.strerror}; choose another "
                            f"--cache-dir") from None
         try:
-            _run_parts(input, output, folder, m, config, styles, info, first, end, every, n_out, fps, (height, width),
-                       dev, progress, preserve_color, schedule, n_styles,
-                       _stabilizer(stabilize, stabilize_flow) + list(post_steps), result,
-                       regions if regions is not None and regions.active else None)
+            args = (input, output, folder, m, config, styles, info, first, end, every, n_out, fps, (height, width),
+                    dev, progress, preserve_color, schedule, n_styles,
+                    _stabilizer(stabilize, stabilize_flow) + list(post_steps), result,
+                    regions if regions is not None and regions.active else None)
+            if cluster is None:
+                _run_parts(*args)
+            else:
+                from .cluster import run_video
+
+                run_video(cluster, cluster_options, device, *args)
         except BaseException:
             # An error before anything was finished leaves nothing behind; finished parts stay.
             if cache_dir is None and not any(folder.glob("part_*.mp4")):
@@ -519,8 +531,8 @@ _END = object()  # end of a stream
 _ABORT = object()  # the calling thread stopped (error or Ctrl-C)
 
 
-def _finished_parts(folder: Path) -> list[tuple[int, int, Path]]:
-    """Finished parts (first output frame, end frame, path), contiguous from frame 0."""
+def _finished_parts(folder: Path, start: int = 0) -> list[tuple[int, int, Path]]:
+    """Finished parts (first output frame, end frame, path), contiguous from frame ``start``."""
     found = {}
     for p in folder.glob("part_*.mp4"):
         try:
@@ -528,30 +540,38 @@ def _finished_parts(folder: Path) -> list[tuple[int, int, Path]]:
         except ValueError:
             continue
         found[a] = (a, b, p)
-    parts, at = [], 0
+    parts, at = [], start
     while at in found:
         parts.append(found[at])
         at = found[at][1]
     return parts
 
 
+def _time_range(input: Path, info, first: int, end: int) -> tuple[float, float]:
+    """When the range starts and ends in the source, seconds. The output keeps the source's timing:
+    every frame keeps its timestamp (a variable frame rate stays variable), and the last one lasts
+    until the range ends (also with --every)."""
+    t_first = _frame_time(input, first)
+    if not info.variable_frame_rate:
+        return t_first, t_first + (end - first) / info.fps
+    return t_first, info.duration if end >= info.n_frames else _frame_time(input, end)
+
+
 def _run_parts(input, output, folder, m, config, styles, info, first, end, every, n_out, fps, hw, dev, progress,
-               preserve_color, schedule, n_styles, post_steps, result, regions=None) -> None:
+               preserve_color, schedule, n_styles, post_steps, result, regions=None, chunk=None) -> None:
+    """Stylize the range into parts and join them. With ``chunk`` (a :class:`vstlib.cluster.Chunk`,
+    a worker of :mod:`vstlib.cluster`): only its output frames, into parts of the same folder (its
+    overlaps with the neighbouring chunks kept unencoded for blending), nothing joined."""
+    import numpy as np
     import torch
 
     from .color import color_stats
-    from .io import concat_videos, read_frames
+    from .io import read_frames
 
-    def frames(start_frame: int, with_times: bool = False):
-        return read_frames(input, size=hw, start=start_frame, end=end, step=every, with_times=with_times)
+    def frames(start_frame: int, with_times: bool = False, stop: int = end):
+        return read_frames(input, size=hw, start=start_frame, end=min(stop, end), step=every, with_times=with_times)
 
-    # The output keeps the source's timing: every frame keeps its timestamp (a variable frame
-    # rate stays variable), and the last one lasts until the range ends (also with --every).
-    t_first = _frame_time(input, first)
-    if not info.variable_frame_rate:
-        t_end = t_first + (end - first) / info.fps
-    else:
-        t_end = info.duration if end >= info.n_frames else _frame_time(input, end)
+    t_first, t_end = _time_range(input, info, first, end)
     stats = color_stats(frames(first)) if preserve_color != "none" else None
     if m.style_kind == "image":
         from .gatys import load_style
@@ -566,26 +586,58 @@ def _run_parts(input, output, folder, m, config, styles, info, first, end, every
 
         session = region_session(regions, m, config, session, _style_loader(preserve_color, stats), dev, video=input,
                                  first=first, end=end, every=every, size=hw, workdir=folder)
-    parts = _finished_parts(folder) if session.resumes_mid_clip else []
+    lo, hi = (0, n_out) if chunk is None else (chunk.start, chunk.end)
+    encode_end = hi - (chunk.tail if chunk is not None else 0)  # the tail is blended with the next chunk
+    parts = _finished_parts(folder, lo) if session.resumes_mid_clip else []
     if not session.resumes_mid_clip:
         for p in folder.glob("part_*"):
             p.unlink()
-    skip = parts[-1][1] if parts else 0
-    if skip:
-        state_file = folder / f"state_{skip:06d}.pt"
+    parts = [p for p in parts if p[1] <= encode_end]
+    skip = parts[-1][1] if parts else lo
+
+    def restore(state_file: Path) -> None:
         if state_file.is_file():
             _restore_state(session, posts, torch.load(state_file, map_location="cpu", weights_only=True))
-    result.resumed_frames = min(skip, n_out)
 
-    if skip < n_out:
-        decoded = _pipeline(frames(first + skip * every, with_times=True), skip, session, pre, posts, schedule,
-                            n_styles, folder, fps, t_end, dev, progress, n_out, f"{m.name} {input.name}")
-        if skip + decoded < n_out:
+    def unencoded(a: int, b: int) -> list:
+        return _outputs(session, pre, posts, frames(first + a * every, with_times=True, stop=first + b * every), a,
+                        schedule, n_styles)
+
+    if skip > lo:
+        restore(folder / f"state_{skip:06d}.pt")
+    elif chunk is not None and chunk.warmup:  # the frames before the chunk, for blending with the previous one
+        lead = folder / f"lead_{lo:06d}_{chunk.warmup}.pt"
+        if lead.is_file():
+            _restore_state(session, posts, torch.load(lead, map_location="cpu", weights_only=True)["state"])
+        else:
+            outs = unencoded(lo - chunk.warmup, lo)
+            _save_state(lead, {"frames": torch.from_numpy(np.stack(outs)), "state": _carried_state(session, posts)})
+    result.resumed_frames = min(skip, n_out) - lo
+
+    if skip < encode_end:
+        t_stop = t_end if encode_end == n_out else _frame_time(input, first + encode_end * every)
+        decoded = _pipeline(frames(first + skip * every, with_times=True, stop=first + encode_end * every), skip,
+                            session, pre, posts, schedule, n_styles, folder, fps, t_stop, dev, progress, encode_end,
+                            f"{m.name} {input.name}", final_state=encode_end < hi)
+        if skip + decoded < encode_end:
             raise VstError(f"only {skip + decoded} of {n_out} frames could be decoded from '{input}'; the file may be "
                            f"truncated (stylize the readable part with --duration)")
+    tail = folder / f"tail_{hi:06d}_{hi - encode_end}.pt"
+    if encode_end < hi and not tail.is_file():
+        if skip == encode_end:
+            restore(folder / f"state_{encode_end:06d}.pt")
+        _save_state(tail, {"frames": torch.from_numpy(np.stack(unencoded(encode_end, hi)))})
     result.seconds_per_frame = session.stats.seconds_per_frame
     result.final_losses = session.stats.final_losses
     result.cuts = session.stats.cuts
+    if chunk is None:
+        _join_parts(input, output, folder, info, t_first, t_end)
+
+
+def _join_parts(input: Path, output: Path, folder: Path, info, t_first: float, t_end: float) -> None:
+    """Join the finished parts without re-encoding and add the range's audio."""
+    from .io import concat_videos
+
     all_parts = [p for _, _, p in _finished_parts(folder)]
     try:
         concat_videos(all_parts, output, audio_from=input, audio_start=t_first, audio_duration=t_end - t_first)
@@ -612,10 +664,37 @@ def _frame_time(path: Path, index: int) -> float:
     raise VstError(f"frame {index} of '{path}' could not be decoded; the file may be truncated")
 
 
+def _outputs(session, pre, posts, frame_iter, start: int, schedule, n_styles: int) -> list:
+    """The outputs (uint8 [H, W, 3]) of ``(time, frame)`` pairs run through the session and the post
+    steps, not encoded (a chunk's overlap with its neighbour, :mod:`vstlib.cluster`)."""
+    from .io import to_array, to_tensor
+
+    pending: list[FrameItem] = []
+    outputs = []
+
+    def items() -> Iterator[FrameItem]:
+        for i, (t, frame) in enumerate(frame_iter, start=start):
+            content = to_tensor(frame)
+            item = FrameItem(index=i, frame=frame, content=pre(content) if pre is not None else content,
+                             time=float(t), mix=_normalized_mix(schedule(i), n_styles, i))
+            pending.append(item)
+            yield item
+
+    for out in session.run(items()):
+        item = pending.pop(0)
+        if isinstance(out, tuple):
+            out, item.frame = out
+        for step in posts:
+            out = step(out, item)
+        outputs.append(to_array(out))
+    return outputs
+
+
 def _pipeline(frame_iter, skip, session, pre, posts, schedule, n_styles, folder, fps, t_end, dev, progress, n_out,
-              desc) -> int:
+              desc, final_state: bool = False) -> int:
     """Decode (thread) -> method and post steps (this thread) -> encode into parts (thread).
-    Returns the number of frames decoded."""
+    Returns the number of frames decoded. ``final_state``: save the carried state with the last
+    part too (a cluster chunk continues past it)."""
     import torch
 
     from .io import VideoWriter, to_array, to_tensor
@@ -761,7 +840,8 @@ def _pipeline(frame_iter, skip, session, pre, posts, schedule, n_styles, folder,
                 put_out(("cut", item.index + 1, state))
                 in_part, part_t0 = 0, time.perf_counter()
         if in_part:
-            put_out(("cut", item.index + 1, {}))
+            state = _carried_state(session, posts) if final_state and session.resumes_mid_clip else {}
+            put_out(("cut", item.index + 1, state))
         put_out(("end", t_end))
     except BaseException:
         stop.set()  # the decoder stops; the encoder finishes the parts already closed, then stops

@@ -129,6 +129,13 @@ class Method:
     def default_config(self):
         return self.Config()
 
+    def chunking(self, config) -> str:
+        """How a video can be split over workers (:mod:`vstlib.cluster`): ``"frames"`` (any frame
+        range on its own: per-frame methods), ``"shots"`` (in order within a shot; the config has
+        ``flow``, ``flow_params`` and ``cut_threshold``, the method's shot-cut criterion) or
+        ``"none"`` (the whole clip in one process)."""
+        return "frames"
+
     def coerce_config(self, config):
         """``config`` as this method's Config (None: the defaults). Methods may accept related
         configs (Ruder wraps a GatysConfig)."""

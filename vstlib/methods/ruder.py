@@ -266,5 +266,8 @@ class Ruder(Method):
             return RuderConfig(gatys=config)
         return super().coerce_config(config)
 
+    def chunking(self, config) -> str:
+        return "shots" if config.passes == 1 else "none"  # multi-pass revisits the whole clip
+
     def prepare(self, config, styles, device, workdir=None):
         return RuderFrames(styles, config, device, workdir)
