@@ -327,7 +327,7 @@ def markdown(res: dict, quick: bool) -> str:
     L.append(f"**1. Equality and overhead** (`johnson`, shipped `starry_night_vangogh`, the 10 s clip "
              f"`bbb_adain_640x360_10s` at {eq['size'][1]}x{eq['size'][0]}, {eq['frames']} frames; local Ray with "
              f"{os.cpu_count()} CPUs: chunks {eq['chunks']}, one worker each; {len(t['single'])} rounds, the arms "
-             f"taking turns; this script ran at `nice 19` on a shared machine, other processes kept "
+             f"taking turns; processes outside this script, Ray's own workers included, kept "
              f"{eq['other_cores']:.2f} cores busy on average).\n")
     L.append(f"* Outputs of the method (before H.264): **{eq['identical_outputs']} of {eq['frames']} identical** "
              f"(sha256) to the single-machine run's.")
@@ -348,7 +348,7 @@ def markdown(res: dict, quick: bool) -> str:
     L.append(f"**2. Ruder's seams** (`ruder` on the first {rs['frames']} frames of `tears_of_steel_640x360_10s` at "
              f"{rs['size'][1]}x{rs['size'][0]}, {rs['iters'][0]} then {rs['iters'][1]} iterations, DIS flow; shot "
              f"cuts found on Ray: {rs['cuts']} (the sequential run restarted at {seq['cuts']}); {rs['workers']} "
-             f"chunks asked for; E_warp along Farneback flow on the input, decoded outputs; other processes kept "
+             f"chunks asked for; E_warp along Farneback flow on the input, decoded outputs; processes outside this script, Ray's workers included, kept "
              f"{rs['other_cores']:.2f} cores busy). Figure: `benchmarks/out/cluster/ruder_seams.png` (solid line: "
              f"the shot cut; dashed: where chunks meet).\n")
     L.append("| run | chunks | seams inside shots | E_warp, all pairs | E_warp at the seams | same pairs, sequential "
