@@ -134,16 +134,16 @@ def clip_title(name: str) -> str:
     return " ".join(w if i and w in ("of", "and", "the") else w.capitalize() for i, w in enumerate(words))
 
 
-def word(ratio: float | None) -> str:
-    """"lower" or "higher" for a ratio of two means (variant / reference), "equal" within 0.5 %,
-    "n/a" without a ratio.
+def word(ratio: float | None, tolerance: float = 0.005) -> str:
+    """"lower" or "higher" for a ratio of two means (variant / reference), "equal" within
+    ``tolerance`` (0.5 %), "n/a" without a ratio.
 
-    >>> word(0.5), word(1.2), word(1.001), word(None)
-    ('lower', 'higher', 'equal', 'n/a')
+    >>> word(0.5), word(1.2), word(1.001), word(None), word(1.002, tolerance=1e-3)
+    ('lower', 'higher', 'equal', 'n/a', 'higher')
     """
     if ratio is None or not math.isfinite(ratio):
         return "n/a"
-    if abs(ratio - 1) < 0.005:
+    if abs(ratio - 1) < tolerance:
         return "equal"
     return "lower" if ratio < 1 else "higher"
 

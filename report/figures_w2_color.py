@@ -266,16 +266,16 @@ def w2_table_tex(s: StyleColorSettings, w2: dict, device_long: str) -> str:
     return "\n".join(lines)
 
 
-def _nearer(value: float, reference: float, words: tuple[str, str, str], tolerance: float = 1e-3) -> str:
-    """``words[0]`` when ``value`` is below ``reference`` by more than ``tolerance`` (relative), ``words[2]``
-    when above, else ``words[1]``: a sentence of the report that follows the measurement.
+def _nearer(value: float, reference: float, words: tuple[str, str, str]) -> str:
+    """One of ``words`` (below, within 0.1 % of, above ``reference``) for a sentence of the report that
+    follows the measurement: the evaluation section's :func:`figures_evaluation.word`, at 0.1 %.
 
     >>> _nearer(1.0, 2.0, ("lower", "equal", "higher")), _nearer(2.0, 2.0001, ("lower", "equal", "higher"))
     ('lower', 'equal')
     """
-    if abs(value - reference) <= tolerance * max(abs(value), abs(reference)):
-        return words[1]
-    return words[0] if value < reference else words[2]
+    from figures_evaluation import word  # beside this file (make_figures puts the folder on sys.path)
+
+    return dict(zip(("lower", "equal", "higher"), words))[word(value / reference, tolerance=1e-3)]
 
 
 def w2_numbers_tex(s: StyleColorSettings, w2: dict, device_short: str) -> str:

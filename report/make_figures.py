@@ -988,6 +988,17 @@ def ruder_numbers_tex(s: RuderSettings, fl: dict, rd: dict, device_short: str) -
 # ------------------------------------------------------------------------------------------
 
 
+def count(text: str) -> int:
+    """An argparse type: a whole number >= 0 (0: the default), else one error line."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number >= 0")
+    return value
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python report/make_figures.py",
@@ -1023,10 +1034,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--cluster", metavar="ADDRESS",
                    help="compute the evaluation section's missing cells as Ray tasks ('ray': a local Ray instance, "
                         "else a cluster's address; pip install 'vstlib[ray]'), into the same cache")
-    p.add_argument("--jobs", type=int, default=0, metavar="N",
+    p.add_argument("--jobs", type=count, default=0, metavar="N",
                    help="sections run at once, each in its own process (default: on a CPU one per core, at most "
                         f"{MAX_CPU_JOBS}; on a GPU 1)")
-    p.add_argument("--threads", type=int, default=0, metavar="N",
+    p.add_argument("--threads", type=count, default=0, metavar="N",
                    help="torch threads per process on a CPU (default: the cores shared out among the jobs; the "
                         "figures' small images run faster on one thread each, two sections side by side, than on "
                         "two threads one after the other)")

@@ -1028,3 +1028,11 @@ def test_cluster_option_reaches_the_evaluation(monkeypatch, tmp_path):
     with pytest.raises(Stop):
         mf.main(["--smoke", "--only", "evaluation", "--out", str(tmp_path), "--cluster", "ray://head:10001"])
     assert seen.get("cluster") == "ray://head:10001"
+
+
+@pytest.mark.parametrize("flag,value", [("--jobs", "-1"), ("--threads", "two")])
+def test_bad_jobs_or_threads_is_one_error_line(flag, value):
+    proc = subprocess.run([sys.executable, str(SCRIPT), flag, value, "--only", "notation", "--out", "/nonexistent"],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"argument {flag}: '{value}' is not a whole number >= 0" in proc.stderr

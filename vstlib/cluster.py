@@ -228,14 +228,9 @@ def _remove_parts_off_plan(folder: Path, chunks: Sequence[Chunk]) -> None:
 
 
 def _frames_done(folder: Path) -> int:
-    total = 0
-    for p in folder.glob("part_*.mp4"):
-        try:
-            a, b = (int(v) for v in p.stem.split("_")[1:3])
-        except ValueError:
-            continue
-        total += b - a
-    return total
+    from .runner import _part_files
+
+    return sum(b - a for a, b, _ in _part_files(folder))
 
 
 def _blend_seams(folder: Path, chunks: Sequence[Chunk], input: Path, first: int, every: int, fps: float,

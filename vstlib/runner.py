@@ -531,15 +531,19 @@ _END = object()  # end of a stream
 _ABORT = object()  # the calling thread stopped (error or Ctrl-C)
 
 
-def _finished_parts(folder: Path, start: int = 0) -> list[tuple[int, int, Path]]:
-    """Finished parts (first output frame, end frame, path), contiguous from frame ``start``."""
-    found = {}
+def _part_files(folder: Path) -> Iterator[tuple[int, int, Path]]:
+    """Every finished part in ``folder`` as (first output frame, end frame, path), in no order."""
     for p in folder.glob("part_*.mp4"):
         try:
             a, b = (int(v) for v in p.stem.split("_")[1:3])
         except ValueError:
             continue
-        found[a] = (a, b, p)
+        yield a, b, p
+
+
+def _finished_parts(folder: Path, start: int = 0) -> list[tuple[int, int, Path]]:
+    """Finished parts (first output frame, end frame, path), contiguous from frame ``start``."""
+    found = {a: (a, b, p) for a, b, p in _part_files(folder)}
     parts, at = [], start
     while at in found:
         parts.append(found[at])
